@@ -1,0 +1,179 @@
+/*
+ * Internal declarations shared by the library's files. Nothing here is API.
+ *
+ * Map of the library (one concept per file):
+ *   state.c    global state, lifecycle (start/stop/pause/resume), fork handling
+ *   registry.c tid -> slot map (uthash), slot table, register/unregister/reap
+ *   timers.c   timer_create/settime/delete and the clock choice
+ *   signal.c   the signal handler (the whole hot path) and handler install/restore
+ *   buffer.c   lock-free multi-producer sample buffer and sampler_drain()
+ *   maps.c     /proc/self/maps snapshots (stack bounds of threads registered by tid)
+ *   walk_fp.c  frame-pointer walker
+ */
+#ifndef SAMPLER_INTERNAL_H
+#define SAMPLER_INTERNAL_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <uthash.h>
+
+#include "sampler.h"
+
+/* ---- tokens --------------------------------------------------------------
+ * sigev_value carries a token, never a pointer:
+ *   bits 56..63  magic (tells our timers from anyone else's)
+ *   bits 24..55  generation (global counter, never 0, unique per registration)
+ *   bits  0..23  slot index
+ */
+#define SAMPLER__TOKEN_MAGIC 0xA5u
+#define SAMPLER__IDX_BITS 24
+#define SAMPLER__MAX_SLOTS (1u << SAMPLER__IDX_BITS)
+#define SAMPLER__CHUNK_SHIFT 10
+#define SAMPLER__CHUNK_SLOTS (1u << SAMPLER__CHUNK_SHIFT)
+#define SAMPLER__MAX_CHUNKS (SAMPLER__MAX_SLOTS / SAMPLER__CHUNK_SLOTS)
+
+static inline uint64_t sampler__token_make(uint32_t idx, uint32_t gen)
+{
+    return ((uint64_t)SAMPLER__TOKEN_MAGIC << 56) | ((uint64_t)gen << SAMPLER__IDX_BITS) |
+           (uint64_t)idx;
+}
+static inline bool sampler__token_ours(uint64_t tok)
+{
+    return (tok >> 56) == SAMPLER__TOKEN_MAGIC;
+}
+static inline uint32_t sampler__token_idx(uint64_t tok)
+{
+    return (uint32_t)(tok & (SAMPLER__MAX_SLOTS - 1));
+}
+static inline uint32_t sampler__token_gen(uint64_t tok)
+{
+    return (uint32_t)(tok >> SAMPLER__IDX_BITS);
+}
+
+/* ---- slots ---------------------------------------------------------------- */
+
+/* slot.busy values */
+#define SAMPLER__SLOT_IDLE 0
+#define SAMPLER__SLOT_HANDLER 1 /* a handler is using the slot */
+#define SAMPLER__SLOT_DYING 2   /* management is tearing it down */
+
+struct sampler__maps;
+
+typedef struct sampler__slot {
+    /* Read by the handler. gen is published last (seq_cst) after the other
+     * fields are set, and cleared first when the slot is torn down. */
+    _Atomic uint32_t gen;
+    _Atomic int busy;
+    _Atomic int disarmed; /* timer disarmed while paused, waiting for resume */
+    pid_t tid;
+    timer_t timer;
+    void *thread_arg;
+    uintptr_t stack_lo, stack_hi; /* written by the handler once when 0 (by-tid) */
+
+    /* Management only (under the registry lock). */
+    uint32_t idx;
+    bool self;                  /* registered by the thread itself */
+    unsigned long long started; /* start time (clock ticks since boot), 0 if unknown */
+    struct sampler__slot *next_free;
+    UT_hash_handle hh; /* key: tid */
+} sampler__slot;
+
+/* ---- global state ----------------------------------------------------------- */
+
+enum { SAMPLER__STOPPED = 0, SAMPLER__RUNNING = 1, SAMPLER__STOPPING = 2 };
+
+typedef struct sampler__counters {
+    _Atomic uint64_t signals, samples, weight, overruns, dropped, dropped_weight, paused,
+        foreign, stale, timer_failures, reaped;
+} sampler__counters;
+
+typedef struct sampler__buffer sampler__buffer;
+
+typedef struct sampler__global {
+    /* handler-visible */
+    _Atomic int state;
+    _Atomic int paused;
+    _Atomic int inflight;
+    _Atomic(sampler__slot *) chunks[SAMPLER__MAX_CHUNKS];
+    _Atomic(sampler__buffer *) buf;
+    _Atomic(const struct sampler__maps *) maps; /* newest snapshot */
+    sampler__counters ctr;
+    _Atomic uint64_t rng;
+    /* config of the current run (set before the handler is installed) */
+    sampler_config cfg;
+    int signo;
+    clockid_t clock_kind;
+    struct sigaction old_action;
+
+    /* management (under lock) */
+    pthread_mutex_t lock;
+    pthread_mutex_t drain_lock;
+    sampler__slot *by_tid;  /* uthash head */
+    sampler__slot *free_list;
+    uint32_t nslots;        /* slot indices handed out so far (high-water mark) */
+    uint64_t nthreads;
+    uint32_t next_gen;
+    struct sampler__maps *retired; /* snapshots to free once no handler runs */
+} sampler__global;
+
+extern sampler__global sampler__g;
+
+/* state.c */
+int sampler__lock(void);   /* takes sampler__g.lock; SAMPLER_EBUSY inside drain callbacks */
+void sampler__unlock(void);
+int sampler__check_running(void); /* under lock: 0 or SAMPLER_ENOTSTARTED */
+uint64_t sampler__random(uint64_t bound); /* in [0, bound); async-signal-safe */
+void sampler__wait_no_handler(void);
+extern _Thread_local int sampler__in_drain;
+
+/* registry.c */
+sampler__slot *sampler__slot_get(uint32_t idx); /* async-signal-safe; NULL if none */
+int sampler__registry_resume(void);
+void sampler__registry_clear(bool have_timers); /* unregister all; free when stopped */
+void sampler__registry_free(void);
+void sampler__registry_after_fork(void);
+
+/* timers.c */
+int sampler__timer_create(sampler__slot *s, uint64_t token, bool self);
+int sampler__timer_arm(const sampler__slot *s); /* random first expiry; async-signal-safe */
+void sampler__timer_disarm(const sampler__slot *s); /* async-signal-safe */
+void sampler__timer_delete(sampler__slot *s);
+
+/* signal.c */
+int sampler__signal_install(int signo);
+void sampler__signal_ignore(int signo);
+void sampler__signal_restore(int signo);
+int sampler__signo_valid(int signo);
+
+/* buffer.c */
+sampler__buffer *sampler__buffer_new(size_t capacity, int max_depth);
+void sampler__buffer_free(sampler__buffer *b);
+/* async-signal-safe: reserve a record, fill it, publish it */
+uintptr_t *sampler__buffer_reserve(sampler__buffer *b, void **rec);
+void sampler__buffer_commit(sampler__buffer *b, void *rec, pid_t tid, uint64_t time_ns,
+                            uint64_t weight, void *thread_arg, int depth);
+
+/* maps.c */
+typedef struct sampler__range {
+    uintptr_t lo, hi;
+} sampler__range;
+typedef struct sampler__maps {
+    struct sampler__maps *next_retired;
+    size_t n;
+    sampler__range r[];
+} sampler__maps;
+int sampler__maps_refresh(void); /* under lock: take a new snapshot, retire the old */
+void sampler__maps_collect(bool all); /* under lock: free retired snapshots */
+const sampler__range *sampler__maps_find(const sampler__maps *m, uintptr_t addr);
+
+/* /proc helpers (registry.c) */
+int sampler__thread_started(pid_t tid, unsigned long long *started);
+
+#endif /* SAMPLER_INTERNAL_H */

@@ -1,0 +1,488 @@
+/*
+ * The registry: which threads are sampled. A uthash map tid -> slot, under
+ * one mutex (g.lock), used by management calls only. Slots live in chunks
+ * that are never moved and only freed after stop (no handler in flight), so
+ * the handler can look a slot up by index without a lock.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_key_t sampler__key;
+static pthread_once_t sampler__key_once = PTHREAD_ONCE_INIT;
+
+static void sampler__key_dtor(void *value);
+
+static void sampler__key_init(void)
+{
+    pthread_key_create(&sampler__key, sampler__key_dtor);
+}
+
+static pid_t sampler__gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+sampler__slot *sampler__slot_get(uint32_t idx)
+{
+    if (idx >= SAMPLER__MAX_SLOTS)
+        return NULL;
+    sampler__slot *chunk = atomic_load(&sampler__g.chunks[idx >> SAMPLER__CHUNK_SHIFT]);
+    return chunk ? &chunk[idx & (SAMPLER__CHUNK_SLOTS - 1)] : NULL;
+}
+
+static sampler__slot *sampler__slot_alloc(void)
+{
+    sampler__global *g = &sampler__g;
+    sampler__slot *s = g->free_list;
+    if (s != NULL) {
+        g->free_list = s->next_free;
+        s->next_free = NULL;
+        return s;
+    }
+    if (g->nslots >= SAMPLER__MAX_SLOTS)
+        return NULL;
+    uint32_t idx = g->nslots;
+    uint32_t c = idx >> SAMPLER__CHUNK_SHIFT;
+    sampler__slot *chunk = atomic_load(&g->chunks[c]);
+    if (chunk == NULL) {
+        chunk = calloc(SAMPLER__CHUNK_SLOTS, sizeof *chunk);
+        if (chunk == NULL)
+            return NULL;
+        for (uint32_t i = 0; i < SAMPLER__CHUNK_SLOTS; i++)
+            chunk[i].idx = (c << SAMPLER__CHUNK_SHIFT) | i;
+        atomic_store(&g->chunks[c], chunk);
+    }
+    g->nslots++;
+    return &chunk[idx & (SAMPLER__CHUNK_SLOTS - 1)];
+}
+
+static void sampler__slot_release(sampler__slot *s)
+{
+    s->tid = 0;
+    s->thread_arg = NULL;
+    s->stack_lo = s->stack_hi = 0;
+    s->self = false;
+    s->started = 0;
+    atomic_store(&s->disarmed, 0);
+    s->next_free = sampler__g.free_list;
+    sampler__g.free_list = s;
+}
+
+/* Take a slot away from the handler: wait out a handler holding it, then
+ * invalidate its token. Afterwards no handler touches the slot's fields. */
+static void sampler__slot_seize(sampler__slot *s)
+{
+    int idle;
+    for (unsigned spins = 0;; spins++) {
+        idle = SAMPLER__SLOT_IDLE;
+        if (atomic_compare_exchange_weak(&s->busy, &idle, SAMPLER__SLOT_DYING))
+            break;
+        if (spins > 64)
+            sched_yield();
+    }
+    atomic_store(&s->gen, 0);
+    atomic_store(&s->busy, SAMPLER__SLOT_IDLE);
+}
+
+/* Under lock: unregister one slot (delete its timer when it has one). */
+static void sampler__teardown(sampler__slot *s, bool have_timer)
+{
+    sampler__slot_seize(s);
+    if (have_timer)
+        sampler__timer_delete(s);
+    HASH_DEL(sampler__g.by_tid, s);
+    sampler__g.nthreads--;
+    sampler__slot_release(s);
+}
+
+static uint32_t sampler__next_gen(void)
+{
+    if (++sampler__g.next_gen == 0)
+        ++sampler__g.next_gen;
+    return sampler__g.next_gen;
+}
+
+/* Under lock: create the slot and its timer for `tid` and start sampling it. */
+static int sampler__add(pid_t tid, bool self, void *thread_arg, unsigned long long started,
+                        uintptr_t stack_lo, uintptr_t stack_hi, uint64_t *token_out)
+{
+    sampler__global *g = &sampler__g;
+    sampler__slot *s = sampler__slot_alloc();
+    if (s == NULL)
+        return SAMPLER_ENOMEM;
+    uint32_t gen = sampler__next_gen();
+    uint64_t tok = sampler__token_make(s->idx, gen);
+    s->tid = tid;
+    s->self = self;
+    s->started = started;
+    s->thread_arg = thread_arg;
+    s->stack_lo = stack_lo;
+    s->stack_hi = stack_hi;
+    int rc = sampler__timer_create(s, tok, self);
+    if (rc < 0) {
+        if (rc == SAMPLER_ETIMERLIMIT)
+            atomic_fetch_add(&g->ctr.timer_failures, 1);
+        sampler__slot_release(s);
+        return rc;
+    }
+    HASH_ADD(hh, g->by_tid, tid, sizeof(pid_t), s);
+    g->nthreads++;
+    /* Publish: from here on the handler accepts this token. */
+    atomic_store(&s->gen, gen);
+    if (atomic_load(&g->paused)) {
+        atomic_store(&s->disarmed, 1); /* resume arms it */
+    } else if (sampler__timer_arm(s) < 0) {
+        sampler__teardown(s, true);
+        return SAMPLER_ESYSTEM;
+    }
+    if (token_out)
+        *token_out = tok;
+    return 0;
+}
+
+/* Start time of a thread of this process, from /proc (field 22 of stat). */
+int sampler__thread_started(pid_t tid, unsigned long long *started)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ESRCH ? SAMPLER_ENOTHREAD : SAMPLER_ESYSTEM;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return SAMPLER_ENOTHREAD;
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and ')': skip to the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return SAMPLER_ESYSTEM;
+    p++;
+    /* After ')' come fields 3..; start time is field 22, i.e. the 20th here. */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (p == NULL)
+            return SAMPLER_ESYSTEM;
+    }
+    *started = strtoull(p + 1, NULL, 10);
+    return 0;
+}
+
+static bool sampler__thread_alive(const sampler__slot *s)
+{
+    if (s->self) {
+        /* Self-registered threads are removed by the key destructor at exit;
+         * one gone without it (raw exit) is found by the kernel. */
+        return syscall(SYS_tgkill, getpid(), s->tid, 0) == 0 || errno != ESRCH;
+    }
+    unsigned long long st;
+    if (sampler__thread_started(s->tid, &st) == SAMPLER_ENOTHREAD)
+        return false;
+    return st == s->started;
+}
+
+/* Under lock: drop entries of threads that exited. */
+static int sampler__reap(void)
+{
+    sampler__slot *s, *tmp;
+    int n = 0;
+    HASH_ITER(hh, sampler__g.by_tid, s, tmp)
+    {
+        if (!sampler__thread_alive(s)) {
+            sampler__teardown(s, true);
+            atomic_fetch_add(&sampler__g.ctr.reaped, 1);
+            n++;
+        }
+    }
+    return n;
+}
+
+static int sampler__self_bounds(uintptr_t *lo, uintptr_t *hi)
+{
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    *lo = *hi = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return -1;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        *lo = (uintptr_t)addr;
+        *hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+    return 0;
+}
+
+/* Under lock: is the calling thread registered through its key? */
+static sampler__slot *sampler__self_slot(void)
+{
+    void *v = pthread_getspecific(sampler__key);
+    if (v == NULL)
+        return NULL;
+    uint64_t tok = (uint64_t)(uintptr_t)v;
+    sampler__slot *s = sampler__slot_get(sampler__token_idx(tok));
+    if (s == NULL || atomic_load(&s->gen) != sampler__token_gen(tok))
+        return NULL;
+    return s;
+}
+
+/* Under lock, running: register the calling thread. */
+static int sampler__register_self(void *thread_arg)
+{
+    pid_t tid = sampler__gettid();
+    if (sampler__self_slot() != NULL)
+        return SAMPLER_EREGISTERED;
+    sampler__slot *old;
+    HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), old);
+    if (old != NULL) {
+        /* Registered by tid from another thread (then it is us: refuse), or
+         * a stale entry of an exited thread whose tid the kernel gave to us
+         * (a self entry of ours would have matched our key above). */
+        if (!old->self && sampler__thread_alive(old))
+            return SAMPLER_EREGISTERED;
+        sampler__teardown(old, true);
+        atomic_fetch_add(&sampler__g.ctr.reaped, 1);
+    }
+    uintptr_t lo, hi;
+    sampler__self_bounds(&lo, &hi);
+    uint64_t tok;
+    int rc = sampler__add(tid, true, thread_arg, 0, lo, hi, &tok);
+    if (rc == 0)
+        pthread_setspecific(sampler__key, (void *)(uintptr_t)tok);
+    return rc;
+}
+
+/* Under lock, running: register another thread of ours by tid. */
+static int sampler__register_other(pid_t tid, void *thread_arg, bool refresh_maps)
+{
+    unsigned long long started;
+    int rc = sampler__thread_started(tid, &started);
+    if (rc < 0)
+        return rc;
+    sampler__slot *old;
+    HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), old);
+    if (old != NULL) {
+        if (old->self ? sampler__thread_alive(old) : old->started == started)
+            return SAMPLER_EREGISTERED;
+        /* The tid was reused: the entry belongs to a thread that exited. */
+        sampler__teardown(old, true);
+        atomic_fetch_add(&sampler__g.ctr.reaped, 1);
+    }
+    if (refresh_maps) {
+        rc = sampler__maps_refresh();
+        if (rc < 0)
+            return rc;
+    }
+    rc = sampler__add(tid, false, thread_arg, started, 0, 0, NULL);
+    if (rc == SAMPLER_ESYSTEM && sampler__thread_started(tid, &started) < 0)
+        rc = SAMPLER_ENOTHREAD; /* it exited meanwhile */
+    return rc;
+}
+
+int sampler_thread_register(void *thread_arg)
+{
+    pthread_once(&sampler__key_once, sampler__key_init);
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0)
+        rc = sampler__register_self(thread_arg);
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_thread_register_tid(pid_t tid, void *thread_arg)
+{
+    if (tid <= 0)
+        return SAMPLER_EINVAL;
+    if (tid == sampler__gettid())
+        return sampler_thread_register(thread_arg);
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0)
+        rc = sampler__register_other(tid, thread_arg, true);
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_register_all_threads(void)
+{
+    pthread_once(&sampler__key_once, sampler__key_init);
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc < 0)
+        goto out;
+    sampler__reap();
+    rc = sampler__maps_refresh();
+    if (rc < 0)
+        goto out;
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL) {
+        rc = SAMPLER_ESYSTEM;
+        goto out;
+    }
+    pid_t me = sampler__gettid();
+    int added = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        sampler__slot *old;
+        HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), old);
+        if (old != NULL)
+            continue;
+        int r = tid == me ? sampler__register_self(NULL)
+                          : sampler__register_other(tid, NULL, false);
+        if (r == 0) {
+            added++;
+        } else if (r == SAMPLER_EREGISTERED || r == SAMPLER_ENOTHREAD) {
+            continue; /* registered meanwhile, or exited */
+        } else {
+            rc = r;
+            break;
+        }
+    }
+    closedir(d);
+    if (rc >= 0)
+        rc = added;
+out:
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_thread_unregister(void)
+{
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0) {
+        sampler__slot *s = sampler__self_slot();
+        if (s == NULL) {
+            pid_t tid = sampler__gettid();
+            HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), s);
+        }
+        if (s == NULL) {
+            rc = SAMPLER_ENOTREGISTERED;
+        } else {
+            sampler__teardown(s, true);
+            pthread_setspecific(sampler__key, NULL);
+        }
+    }
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_thread_unregister_tid(pid_t tid)
+{
+    if (tid <= 0)
+        return SAMPLER_EINVAL;
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0) {
+        sampler__slot *s;
+        HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), s);
+        if (s == NULL)
+            rc = SAMPLER_ENOTREGISTERED;
+        else
+            sampler__teardown(s, true);
+    }
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_reap_threads(void)
+{
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0)
+        rc = sampler__reap();
+    sampler__unlock();
+    return rc;
+}
+
+/* Thread exit of a self-registered thread. */
+static void sampler__key_dtor(void *value)
+{
+    uint64_t tok = (uint64_t)(uintptr_t)value;
+    pthread_mutex_lock(&sampler__g.lock);
+    if (sampler__check_running() == 0) {
+        sampler__slot *s = sampler__slot_get(sampler__token_idx(tok));
+        if (s != NULL && atomic_load(&s->gen) == sampler__token_gen(tok))
+            sampler__teardown(s, true);
+    }
+    pthread_mutex_unlock(&sampler__g.lock);
+}
+
+/* Under lock, paused flag set: open the gate, then re-arm the timers that were
+ * disarmed while paused. Only those cost a system call. */
+int sampler__registry_resume(void)
+{
+    sampler__global *g = &sampler__g;
+    atomic_store(&g->paused, 0);
+    int rc = 0;
+    for (uint32_t i = 0; i < g->nslots; i++) {
+        sampler__slot *s = sampler__slot_get(i);
+        if (atomic_load(&s->gen) == 0 || atomic_load(&s->disarmed) == 0)
+            continue;
+        if (atomic_exchange(&s->disarmed, 0) != 0 && sampler__timer_arm(s) < 0)
+            rc = SAMPLER_ESYSTEM;
+    }
+    return rc;
+}
+
+/* Under lock: unregister every thread (stop, step 2). */
+void sampler__registry_clear(bool have_timers)
+{
+    sampler__slot *s, *tmp;
+    HASH_ITER(hh, sampler__g.by_tid, s, tmp)
+    {
+        sampler__teardown(s, have_timers);
+    }
+}
+
+/* Under lock, stopped and no handler in flight: free the slot storage. */
+void sampler__registry_free(void)
+{
+    sampler__global *g = &sampler__g;
+    for (uint32_t c = 0; c < SAMPLER__MAX_CHUNKS; c++) {
+        sampler__slot *chunk = atomic_exchange(&g->chunks[c], NULL);
+        if (chunk == NULL)
+            break;
+        free(chunk);
+    }
+    g->by_tid = NULL;
+    g->free_list = NULL;
+    g->nslots = 0;
+    g->nthreads = 0;
+}
+
+/* In the fork child: the timers were not inherited; forget them. */
+void sampler__registry_after_fork(void)
+{
+    sampler__slot *s, *tmp;
+    HASH_ITER(hh, sampler__g.by_tid, s, tmp)
+    {
+        HASH_DEL(sampler__g.by_tid, s);
+    }
+    sampler__registry_free();
+}

@@ -1,0 +1,196 @@
+/*
+ * The signal path: the handler, and installing/restoring it.
+ *
+ * The handler is the only code that runs on a sampled thread. It obeys
+ * docs/ARCHITECTURE.md "Handler rules": async-signal-safe calls only, no
+ * locks, no allocation, errno saved and restored, no memory that management
+ * can free is touched unless the run is counted in g.inflight and the state
+ * was RUNNING after that, and a slot is only used while holding its busy flag.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Pass a signal that is not ours to the handler installed before us. */
+static void sampler__chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
+{
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction != NULL)
+            old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN &&
+               old->sa_handler != NULL) {
+        old->sa_handler(sig);
+    }
+    /* SIG_DFL or SIG_IGN before us: the signal is dropped (it is counted as
+     * foreign). Acting on SIG_DFL would kill the process for a stray SIGPROF. */
+}
+
+/* Paused: quiet this thread's timer; whoever clears `disarmed` re-arms it. */
+static void sampler__on_paused(sampler__global *g, sampler__slot *s)
+{
+    sampler__timer_disarm(s);
+    atomic_store(&s->disarmed, 1);
+    /* A resume that ran between our gate check and the store above has already
+     * scanned this slot: re-arm ourselves. The exchange makes exactly one of
+     * us (resume or this handler) re-arm. */
+    if (atomic_load(&g->paused) == 0 && atomic_exchange(&s->disarmed, 0) != 0)
+        sampler__timer_arm(s);
+    atomic_fetch_add(&g->ctr.paused, 1);
+}
+
+/* Stack bounds of a thread registered by tid, found on its first sample. */
+static void sampler__find_stack(sampler__global *g, sampler__slot *s, uintptr_t sp)
+{
+    const sampler__maps *m = atomic_load(&g->maps);
+    const sampler__range *r = m ? sampler__maps_find(m, sp) : NULL;
+    if (r != NULL) {
+        s->stack_lo = r->lo;
+        s->stack_hi = r->hi;
+    }
+}
+
+static uintptr_t sampler__context_sp(const void *ucontext)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((const ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((const ucontext_t *)ucontext)->uc_mcontext.sp;
+#else
+    (void)ucontext;
+    return 0;
+#endif
+}
+
+static void sampler__take_sample(sampler__global *g, sampler__slot *s, const siginfo_t *si,
+                                 void *uc, uint64_t now)
+{
+    uint64_t weight = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
+    atomic_fetch_add(&g->ctr.signals, 1);
+    atomic_fetch_add(&g->ctr.overruns, weight - 1);
+
+    sampler__buffer *b = atomic_load(&g->buf);
+    void *rec;
+    uintptr_t *pcs = sampler__buffer_reserve(b, &rec);
+    if (pcs == NULL) {
+        atomic_fetch_add(&g->ctr.dropped, 1);
+        atomic_fetch_add(&g->ctr.dropped_weight, weight);
+        return;
+    }
+    if (s->stack_hi == 0)
+        sampler__find_stack(g, s, sampler__context_sp(uc));
+    sampler_walk_ctx ctx = {
+        .ucontext = uc,
+        .tid = s->tid,
+        .thread_arg = s->thread_arg,
+        .stack_lo = s->stack_lo,
+        .stack_hi = s->stack_hi,
+    };
+    int max = g->cfg.max_depth;
+    int depth = g->cfg.walker(&ctx, pcs, max, g->cfg.walker_arg);
+    if (depth < 0 || depth > max)
+        depth = 0;
+    sampler__buffer_commit(b, rec, s->tid, now, weight, s->thread_arg, depth);
+    atomic_fetch_add(&g->ctr.samples, 1);
+    atomic_fetch_add(&g->ctr.weight, weight);
+}
+
+static void sampler__handler(int sig, siginfo_t *si, void *uc)
+{
+    sampler__global *g = &sampler__g;
+    int saved_errno = errno;
+    /* Count ourselves in before reading anything that stop can free. */
+    atomic_fetch_add(&g->inflight, 1);
+
+    uint64_t tok = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
+    if (si->si_code != SI_TIMER || !sampler__token_ours(tok)) {
+        struct sigaction old = g->old_action;
+        atomic_fetch_add(&g->ctr.foreign, 1);
+        atomic_fetch_sub(&g->inflight, 1);
+        /* Outside the in-flight count: the old handler may not return. */
+        sampler__chain(&old, sig, si, uc);
+        errno = saved_errno;
+        return;
+    }
+
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+
+    sampler__slot *s = NULL;
+    if (atomic_load(&g->state) != SAMPLER__RUNNING)
+        goto stale;
+    s = sampler__slot_get(sampler__token_idx(tok));
+    if (s == NULL)
+        goto stale;
+    int idle = SAMPLER__SLOT_IDLE;
+    if (!atomic_compare_exchange_strong(&s->busy, &idle, SAMPLER__SLOT_HANDLER)) {
+        s = NULL; /* being torn down */
+        goto stale;
+    }
+    if (atomic_load(&s->gen) != sampler__token_gen(tok))
+        goto stale;
+
+    /* The time was read before this gate: a sample stored after sampler_pause()
+     * returned always carries an earlier time. */
+    if (atomic_load(&g->paused))
+        sampler__on_paused(g, s);
+    else
+        sampler__take_sample(g, s, si, uc, now);
+    atomic_store(&s->busy, SAMPLER__SLOT_IDLE);
+    goto out;
+
+stale:
+    if (s != NULL)
+        atomic_store(&s->busy, SAMPLER__SLOT_IDLE);
+    atomic_fetch_add(&g->ctr.stale, 1);
+out:
+    atomic_fetch_sub(&g->inflight, 1);
+    errno = saved_errno;
+}
+
+/* ---- management side --------------------------------------------------------- */
+
+int sampler__signo_valid(int signo)
+{
+    switch (signo) {
+    case SIGPROF:
+    case SIGVTALRM:
+    case SIGALRM:
+    case SIGUSR1:
+    case SIGUSR2:
+        return 1;
+    default:
+        return signo >= SIGRTMIN && signo <= SIGRTMAX;
+    }
+}
+
+int sampler__signal_install(int signo)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sampler__handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    /* Save the old action before ours can run: the handler reads it. */
+    if (sigaction(signo, NULL, &sampler__g.old_action) != 0)
+        return SAMPLER_ESYSTEM;
+    if (sigaction(signo, &sa, NULL) != 0)
+        return SAMPLER_ESYSTEM;
+    return 0;
+}
+
+void sampler__signal_ignore(int signo)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(signo, &sa, NULL);
+}
+
+void sampler__signal_restore(int signo)
+{
+    sigaction(signo, &sampler__g.old_action, NULL);
+}

@@ -1,0 +1,272 @@
+/*
+ * Global state and the lifecycle: start, stop (the shutdown sequence of
+ * docs/ARCHITECTURE.md), pause, resume, and the fork child's reset.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+sampler__global sampler__g = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .drain_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+_Thread_local int sampler__in_drain;
+
+static pthread_once_t sampler__once = PTHREAD_ONCE_INIT;
+
+static void sampler__atfork_prepare(void)
+{
+    pthread_mutex_lock(&sampler__g.lock);
+    pthread_mutex_lock(&sampler__g.drain_lock);
+}
+
+static void sampler__atfork_parent(void)
+{
+    pthread_mutex_unlock(&sampler__g.drain_lock);
+    pthread_mutex_unlock(&sampler__g.lock);
+}
+
+/* The child has no timers and one thread. Put it in a clean stopped state. */
+static void sampler__atfork_child(void)
+{
+    sampler__global *g = &sampler__g;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->drain_lock, NULL);
+    if (atomic_load(&g->state) != SAMPLER__STOPPED) {
+        atomic_store(&g->state, SAMPLER__STOPPING);
+        sampler__signal_restore(g->signo);
+    }
+    sampler__registry_after_fork();
+    sampler__maps_collect(true);
+    sampler__buffer *b = atomic_exchange(&g->buf, NULL);
+    sampler__buffer_free(b);
+    memset(&g->ctr, 0, sizeof g->ctr);
+    atomic_store(&g->paused, 0);
+    atomic_store(&g->inflight, 0);
+    atomic_store(&g->state, SAMPLER__STOPPED);
+}
+
+static void sampler__init_once(void)
+{
+    pthread_atfork(sampler__atfork_prepare, sampler__atfork_parent, sampler__atfork_child);
+    uint64_t seed = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    seed ^= (uint64_t)ts.tv_nsec << 17 ^ (uint64_t)ts.tv_sec;
+    atomic_store(&sampler__g.rng, seed);
+}
+
+int sampler__lock(void)
+{
+    if (sampler__in_drain)
+        return SAMPLER_EBUSY;
+    pthread_once(&sampler__once, sampler__init_once);
+    pthread_mutex_lock(&sampler__g.lock);
+    return 0;
+}
+
+void sampler__unlock(void)
+{
+    pthread_mutex_unlock(&sampler__g.lock);
+}
+
+int sampler__check_running(void)
+{
+    return atomic_load(&sampler__g.state) == SAMPLER__RUNNING ? 0 : SAMPLER_ENOTSTARTED;
+}
+
+/* splitmix64 over an atomic counter: lock-free, async-signal-safe. */
+uint64_t sampler__random(uint64_t bound)
+{
+    uint64_t z = atomic_fetch_add(&sampler__g.rng, 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return bound ? z % bound : 0;
+}
+
+/* Wait until no handler run is in flight. Handlers never block, so this ends. */
+void sampler__wait_no_handler(void)
+{
+    for (unsigned spins = 0; atomic_load(&sampler__g.inflight) != 0; spins++) {
+        if (spins < 64)
+            continue;
+        sched_yield();
+    }
+}
+
+static int sampler__config_check(const sampler_config *cfg, sampler_config *out)
+{
+    if (cfg == NULL)
+        return SAMPLER_EINVAL;
+    size_t v1 = offsetof(sampler_config, buffer_capacity) + sizeof(size_t);
+    if (cfg->size < v1)
+        return SAMPLER_ESTRUCTSIZE;
+    if (cfg->size > sizeof *out) {
+        /* A newer header: fine as long as the fields we do not know are unset. */
+        const unsigned char *p = (const unsigned char *)cfg;
+        for (size_t i = sizeof *out; i < cfg->size; i++)
+            if (p[i] != 0)
+                return SAMPLER_ESTRUCTSIZE;
+    }
+    sampler_config_init(out, sizeof *out);
+    memcpy(out, cfg, cfg->size < sizeof *out ? cfg->size : sizeof *out);
+    out->size = sizeof *out;
+    if (out->interval_ns < SAMPLER_INTERVAL_MIN_NS || out->interval_ns > SAMPLER_INTERVAL_MAX_NS)
+        return SAMPLER_EINVAL;
+    if (out->clock != SAMPLER_CLOCK_CPU && out->clock != SAMPLER_CLOCK_WALL)
+        return SAMPLER_EINVAL;
+    if (out->max_depth < 1 || out->max_depth > SAMPLER_MAX_DEPTH)
+        return SAMPLER_EINVAL;
+    if (out->buffer_capacity < 1 || out->buffer_capacity > SAMPLER_BUFFER_MAX)
+        return SAMPLER_EINVAL;
+    if (!sampler__signo_valid(out->signo))
+        return SAMPLER_ESIGNAL;
+    if (out->walker == NULL)
+        out->walker = sampler_walk_fp;
+    return 0;
+}
+
+int sampler_start(const sampler_config *cfg)
+{
+    sampler__global *g = &sampler__g;
+    sampler_config c;
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    if (atomic_load(&g->state) != SAMPLER__STOPPED) {
+        rc = SAMPLER_ESTARTED;
+        goto out;
+    }
+    rc = sampler__config_check(cfg, &c);
+    if (rc < 0)
+        goto out;
+
+    sampler__buffer *nb = sampler__buffer_new(c.buffer_capacity, c.max_depth);
+    if (nb == NULL) {
+        rc = SAMPLER_ENOMEM;
+        goto out;
+    }
+    /* A handler that began before the last stop finished could still hold the
+     * old buffer only while it is counted in flight. */
+    sampler__wait_no_handler();
+    pthread_mutex_lock(&g->drain_lock);
+    sampler__buffer *old = atomic_exchange(&g->buf, nb);
+    pthread_mutex_unlock(&g->drain_lock);
+    sampler__buffer_free(old);
+
+    memset(&g->ctr, 0, sizeof g->ctr);
+    g->cfg = c;
+    g->signo = c.signo;
+    atomic_store(&g->paused, 0);
+    atomic_store(&g->state, SAMPLER__RUNNING);
+    rc = sampler__signal_install(c.signo);
+    if (rc < 0)
+        atomic_store(&g->state, SAMPLER__STOPPED);
+out:
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_stop(void)
+{
+    sampler__global *g = &sampler__g;
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    if (atomic_load(&g->state) != SAMPLER__RUNNING) {
+        sampler__unlock();
+        return SAMPLER_ENOTSTARTED;
+    }
+    /* 1. From here on a handler that starts only drops. */
+    atomic_store(&g->state, SAMPLER__STOPPING);
+    /* 2. Disarm and delete every timer (waits out a handler holding a slot). */
+    sampler__registry_clear(true);
+    /* 3. SIG_IGN discards every pending instance in every thread; no new handler
+     *    run can begin. */
+    sampler__signal_ignore(g->signo);
+    /* 4. Wait for handler runs already under way. */
+    sampler__wait_no_handler();
+    /* 5. Restore the previous disposition; free slot storage. */
+    sampler__signal_restore(g->signo);
+    sampler__registry_free();
+    sampler__maps_collect(true);
+    atomic_store(&g->paused, 0);
+    atomic_store(&g->state, SAMPLER__STOPPED);
+    sampler__unlock();
+    return 0;
+}
+
+int sampler_pause(void)
+{
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0 && atomic_exchange(&sampler__g.paused, 1) != 0)
+        rc = SAMPLER_EPAUSED;
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_resume(void)
+{
+    int rc = sampler__lock();
+    if (rc < 0)
+        return rc;
+    rc = sampler__check_running();
+    if (rc == 0) {
+        if (atomic_load(&sampler__g.paused) == 0)
+            rc = SAMPLER_ENOTPAUSED;
+        else
+            rc = sampler__registry_resume();
+    }
+    sampler__unlock();
+    return rc;
+}
+
+int sampler_state(void)
+{
+    int st = atomic_load(&sampler__g.state);
+    if (st != SAMPLER__RUNNING)
+        return SAMPLER_STATE_STOPPED;
+    return atomic_load(&sampler__g.paused) ? SAMPLER_STATE_PAUSED : SAMPLER_STATE_RUNNING;
+}
+
+int sampler_get_stats(sampler_stats *out, size_t size)
+{
+    if (out == NULL)
+        return SAMPLER_EINVAL;
+    size_t v1 = offsetof(sampler_stats, reaped) + sizeof(uint64_t);
+    if (size < v1)
+        return SAMPLER_ESTRUCTSIZE;
+    const sampler__counters *c = &sampler__g.ctr;
+    sampler_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    st.signals = atomic_load(&c->signals);
+    st.samples = atomic_load(&c->samples);
+    st.weight = atomic_load(&c->weight);
+    st.overruns = atomic_load(&c->overruns);
+    st.dropped = atomic_load(&c->dropped);
+    st.dropped_weight = atomic_load(&c->dropped_weight);
+    st.paused = atomic_load(&c->paused);
+    st.foreign = atomic_load(&c->foreign);
+    st.stale = atomic_load(&c->stale);
+    st.timer_failures = atomic_load(&c->timer_failures);
+    st.reaped = atomic_load(&c->reaped);
+    /* nthreads is only changed under the lock; a plain read may be one behind. */
+    st.threads = __atomic_load_n(&sampler__g.nthreads, __ATOMIC_RELAXED);
+    if (size > sizeof st) {
+        memset(out, 0, size);
+        memcpy(out, &st, sizeof st);
+    } else {
+        memcpy(out, &st, size);
+    }
+    out->size = size < sizeof st ? size : sizeof st;
+    return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * Per-thread POSIX timers: one timer per registered thread, on that thread's
+ * CPU clock (or CLOCK_MONOTONIC in wall mode), delivering the signal to that
+ * thread alone (SIGEV_THREAD_ID) with the slot's token as its value.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+/* The kernel's per-thread CPU clock id for `tid` (CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED). */
+static clockid_t sampler__thread_cpu_clock(pid_t tid)
+{
+    return (clockid_t)((~(unsigned)tid << 3) | 6u);
+}
+
+int sampler__timer_create(sampler__slot *s, uint64_t token, bool self)
+{
+    const sampler__global *g = &sampler__g;
+    clockid_t clk;
+    if (g->cfg.clock == SAMPLER_CLOCK_WALL)
+        clk = CLOCK_MONOTONIC;
+    else
+        clk = self ? CLOCK_THREAD_CPUTIME_ID : sampler__thread_cpu_clock(s->tid);
+
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = g->signo;
+    sev.sigev_value.sival_ptr = (void *)(uintptr_t)token;
+    sev.sigev_notify_thread_id = s->tid;
+    if (timer_create(clk, &sev, &s->timer) == 0)
+        return 0;
+    switch (errno) {
+    case EAGAIN:
+        return SAMPLER_ETIMERLIMIT;
+    case ENOMEM:
+        return SAMPLER_ENOMEM;
+    case EINVAL:
+    case ESRCH:
+        return SAMPLER_ENOTHREAD; /* the thread is gone (or not ours) */
+    default:
+        return SAMPLER_ESYSTEM;
+    }
+}
+
+/* Arm with the full interval; the first expiry is random in (0, interval] so
+ * that threads shorter than an interval are sampled in proportion.
+ * timer_settime is async-signal-safe: the handler calls this too. */
+int sampler__timer_arm(const sampler__slot *s)
+{
+    uint64_t iv = sampler__g.cfg.interval_ns;
+    uint64_t first = 1 + sampler__random(iv);
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = (time_t)(iv / 1000000000ULL),
+                        .tv_nsec = (long)(iv % 1000000000ULL)},
+        .it_value = {.tv_sec = (time_t)(first / 1000000000ULL),
+                     .tv_nsec = (long)(first % 1000000000ULL)},
+    };
+    return timer_settime(s->timer, 0, &its, NULL) == 0 ? 0 : SAMPLER_ESYSTEM;
+}
+
+void sampler__timer_disarm(const sampler__slot *s)
+{
+    static const struct itimerspec zero;
+    timer_settime(s->timer, 0, &zero, NULL);
+}
+
+void sampler__timer_delete(sampler__slot *s)
+{
+    timer_delete(s->timer);
+}

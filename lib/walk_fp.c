@@ -1,0 +1,49 @@
+/*
+ * The frame-pointer walker. Runs in the signal handler: reads only the
+ * interrupted thread's own stack, inside its bounds.
+ */
+#include "internal.h"
+
+#include <ucontext.h>
+
+int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
+                    void *walker_arg)
+{
+    (void)walker_arg;
+    if (ctx == NULL || ctx->ucontext == NULL || pcs == NULL || max_depth < 1)
+        return 0;
+    const ucontext_t *uc = ctx->ucontext;
+    uintptr_t pc, fp, sp;
+#if defined(__x86_64__)
+    pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    pc = (uintptr_t)uc->uc_mcontext.pc;
+    fp = (uintptr_t)uc->uc_mcontext.regs[29];
+    sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+    return 0;
+#endif
+    int n = 0;
+    pcs[n++] = pc;
+    if (ctx->stack_hi == 0)
+        return n; /* bounds unknown: never read memory we cannot vouch for */
+    uintptr_t lo = sp > ctx->stack_lo ? sp : ctx->stack_lo;
+    uintptr_t hi = ctx->stack_hi;
+    /* A frame record is two words: [fp] = caller's fp, [fp + 8] = return address. */
+    while (n < max_depth) {
+        if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
+            break;
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        uintptr_t ret = frame[1];
+        if (ret == 0)
+            break;
+        pcs[n++] = ret;
+        uintptr_t next = frame[0];
+        if (next <= fp)
+            break; /* frames must move strictly up the stack */
+        fp = next;
+    }
+    return n;
+}
