@@ -1,0 +1,119 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+pid_t tu_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static uint64_t tu_clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t tu_thread_cpu_ns(void)
+{
+    return tu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+uint64_t tu_process_cpu_ns(void)
+{
+    return tu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+uint64_t tu_now_ns(void)
+{
+    return tu_clock_ns(CLOCK_MONOTONIC);
+}
+
+static volatile uint64_t tu_sink;
+
+void tu_burn_cpu_ns(uint64_t ns)
+{
+    uint64_t end = tu_thread_cpu_ns() + ns;
+    uint64_t x = tu_sink;
+    do {
+        for (int i = 0; i < 20000; i++)
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        tu_sink = x;
+    } while (tu_thread_cpu_ns() < end);
+}
+
+int tu_count_timers(void)
+{
+    FILE *f = fopen("/proc/self/timers", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "ID:", 3) == 0)
+            n++;
+    fclose(f);
+    return n;
+}
+
+void tu_config(sampler_config *cfg, uint64_t interval_ns)
+{
+    ck_assert_sampler(sampler_config_init(cfg, sizeof *cfg), 0);
+    cfg->interval_ns = interval_ns;
+}
+
+void tu_start(uint64_t interval_ns)
+{
+    sampler_config cfg;
+    tu_config(&cfg, interval_ns);
+    ck_assert_sampler(sampler_start(&cfg), 0);
+}
+
+sampler_stats tu_stats(void)
+{
+    sampler_stats st;
+    ck_assert_sampler(sampler_get_stats(&st, sizeof st), 0);
+    return st;
+}
+
+static int tu_tally_cb(const sampler_sample *s, void *arg)
+{
+    tu_tally *t = arg;
+    int i;
+    for (i = 0; i < t->n; i++)
+        if (t->tid[i] == s->tid)
+            break;
+    if (i == t->n && t->n < 64) {
+        t->tid[i] = s->tid;
+        t->n++;
+    }
+    if (i < 64) {
+        t->weight[i] += s->weight;
+        t->samples[i]++;
+    }
+    t->total_weight += s->weight;
+    t->total_samples++;
+    if (s->time_ns > t->max_time_ns)
+        t->max_time_ns = s->time_ns;
+    return 0;
+}
+
+void tu_drain_tally(tu_tally *t)
+{
+    int n;
+    while ((n = sampler_drain(tu_tally_cb, t, 0)) > 0)
+        ;
+    ck_assert_int_ge(n, 0);
+}
+
+uint64_t tu_tally_weight(const tu_tally *t, pid_t tid)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->tid[i] == tid)
+            return t->weight[i];
+    return 0;
+}

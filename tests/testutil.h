@@ -1,0 +1,64 @@
+/* Helpers shared by the check suites. */
+#ifndef SAMPLER_TESTUTIL_H
+#define SAMPLER_TESTUTIL_H
+
+#include <check.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <sampler.h>
+
+/* Every suite, one per module; check_main.c runs them all (or those named in
+ * the environment variable CK_RUN_SUITE, as check itself supports). */
+Suite *version_suite(void);
+Suite *lifecycle_suite(void);
+Suite *registry_suite(void);
+Suite *attribution_suite(void);
+Suite *pause_suite(void);
+Suite *signal_suite(void);
+Suite *buffer_suite(void);
+Suite *walker_suite(void);
+Suite *fork_suite(void);
+Suite *badinput_suite(void);
+
+/* Assert a libsampler call returned `want` and print both names if not. */
+#define ck_assert_sampler(call, want)                                                   \
+    do {                                                                                \
+        int ck_rc_ = (call);                                                            \
+        int ck_want_ = (want);                                                          \
+        ck_assert_msg(ck_rc_ == ck_want_, "%s returned %s (%d), expected %s: %s", #call, \
+                      sampler_err_name(ck_rc_), ck_rc_, sampler_err_name(ck_want_),     \
+                      sampler_strerror(ck_rc_));                                        \
+    } while (0)
+
+pid_t tu_gettid(void);
+/* CPU time of the calling thread, and of the process, in nanoseconds. */
+uint64_t tu_thread_cpu_ns(void);
+uint64_t tu_process_cpu_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t tu_now_ns(void);
+/* Burn `ns` of this thread's CPU time in a loop the compiler cannot remove. */
+void tu_burn_cpu_ns(uint64_t ns);
+/* Number of POSIX timers this process has (lines "ID:" in /proc/self/timers). */
+int tu_count_timers(void);
+/* A default config with the given interval; fails the test if init fails. */
+void tu_config(sampler_config *cfg, uint64_t interval_ns);
+/* Start with tu_config(interval); fails the test if start fails. */
+void tu_start(uint64_t interval_ns);
+/* Read the stats; fails the test on error. */
+sampler_stats tu_stats(void);
+
+/* Drain everything into per-tid weight sums. */
+typedef struct tu_tally {
+    int n;
+    pid_t tid[64];
+    uint64_t weight[64];
+    uint64_t samples[64];
+    uint64_t total_weight;
+    uint64_t total_samples;
+    uint64_t max_time_ns; /* newest sample time */
+} tu_tally;
+void tu_drain_tally(tu_tally *t);
+uint64_t tu_tally_weight(const tu_tally *t, pid_t tid);
+
+#endif
