@@ -118,7 +118,7 @@ typedef struct sampler__global {
     sampler__slot *by_tid;  /* uthash head */
     sampler__slot *free_list;
     uint32_t nslots;        /* slot indices handed out so far (high-water mark) */
-    uint64_t nthreads;
+    _Atomic uint64_t nthreads; /* written under lock, read by sampler_get_stats() */
     uint32_t next_gen;
     struct sampler__maps *retired; /* snapshots to free once no handler runs */
 } sampler__global;

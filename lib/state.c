@@ -259,8 +259,7 @@ int sampler_get_stats(sampler_stats *out, size_t size)
     st.stale = atomic_load(&c->stale);
     st.timer_failures = atomic_load(&c->timer_failures);
     st.reaped = atomic_load(&c->reaped);
-    /* nthreads is only changed under the lock; a plain read may be one behind. */
-    st.threads = __atomic_load_n(&sampler__g.nthreads, __ATOMIC_RELAXED);
+    st.threads = atomic_load(&sampler__g.nthreads);
     if (size > sizeof st) {
         memset(out, 0, size);
         memcpy(out, &st, sizeof st);
