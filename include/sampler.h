@@ -135,8 +135,7 @@ SAMPLER_API const char *sampler_version_string(void);
     X(ESTRUCTSIZE, -13,                                                          \
       "structure size not supported: the struct was not set up with its _init() " \
       "function, or the header is newer than the library")                        \
-    X(EBUSY, -14, "not allowed from inside a sampler_drain() callback")          \
-    X(ECLOCK, -15, "the requested clock is not supported for this thread")
+    X(EBUSY, -14, "not allowed from inside a sampler_drain() callback")
 
 /** Error codes returned by the library (always negative). */
 typedef enum sampler_error {
@@ -352,6 +351,7 @@ SAMPLER_API int sampler_stop(void);
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_EPAUSED already paused
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -365,6 +365,7 @@ SAMPLER_API int sampler_pause(void);
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_ENOTPAUSED the sampler is not paused
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -398,6 +399,7 @@ SAMPLER_API int sampler_state(void);
  *         is counted in sampler_stats::timer_failures
  * @retval SAMPLER_ENOMEM out of memory
  * @retval SAMPLER_ESYSTEM another system call failure
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -410,7 +412,7 @@ SAMPLER_API int sampler_thread_register(void *thread_arg);
  *
  * A stale entry for a thread id that the kernel has since reused is replaced.
  * Entries of threads that exit are reclaimed by sampler_reap_threads() (also
- * run by sampler_register_all_threads() and by this call).
+ * run by sampler_register_all_threads()).
  *
  * @param tid        thread id (as gettid() returns it) of a thread of this process
  * @param thread_arg handed to the walker and stored with each sample
@@ -420,6 +422,7 @@ SAMPLER_API int sampler_thread_register(void *thread_arg);
  * @retval SAMPLER_EREGISTERED that thread is already registered
  * @retval SAMPLER_ENOTSTARTED, SAMPLER_ETIMERLIMIT, SAMPLER_ENOMEM,
  *         SAMPLER_ESYSTEM as for sampler_thread_register()
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -436,6 +439,7 @@ SAMPLER_API int sampler_thread_register_tid(pid_t tid, void *thread_arg);
  *         before it are registered and sampled, the count is in
  *         sampler_stats::timer_failures
  * @retval SAMPLER_ENOMEM, SAMPLER_ESYSTEM on failure
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -446,6 +450,7 @@ SAMPLER_API int sampler_register_all_threads(void);
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_ENOTREGISTERED the calling thread is not registered
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -459,6 +464,7 @@ SAMPLER_API int sampler_thread_unregister(void);
  * @retval SAMPLER_EINVAL @p tid <= 0
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_ENOTREGISTERED @p tid is not registered
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -469,6 +475,7 @@ SAMPLER_API int sampler_thread_unregister_tid(pid_t tid);
  * Threads that registered themselves are reclaimed at exit without this.
  * @return the number of entries reclaimed (>= 0), or
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */

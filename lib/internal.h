@@ -22,31 +22,39 @@
 #include <stdint.h>
 #include <time.h>
 
+/* uthash must not exit() the host process when out of memory: HASH_ADD then
+ * leaves the element out and sets sampler__hash_oom (used under g.lock). */
+extern int sampler__hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (sampler__hash_oom = 1)
 #include <uthash.h>
 
 #include "sampler.h"
 
 /* ---- tokens --------------------------------------------------------------
  * sigev_value carries a token, never a pointer:
- *   bits 56..63  magic (tells our timers from anyone else's)
+ *   bits 56..63  tag (tells our timers from anyone else's; random per copy)
  *   bits 24..55  generation (global counter, never 0, unique per registration)
  *   bits  0..23  slot index
  */
-#define SAMPLER__TOKEN_MAGIC 0xA5u
 #define SAMPLER__IDX_BITS 24
 #define SAMPLER__MAX_SLOTS (1u << SAMPLER__IDX_BITS)
 #define SAMPLER__CHUNK_SHIFT 10
 #define SAMPLER__CHUNK_SLOTS (1u << SAMPLER__CHUNK_SHIFT)
 #define SAMPLER__MAX_CHUNKS (SAMPLER__MAX_SLOTS / SAMPLER__CHUNK_SLOTS)
 
+/* The magic is chosen at random per copy of the library (sampler__tag), so
+ * two copies in one process (a preload module and a Python extension, say)
+ * tell their tokens apart and chain each other's signals. */
+extern uint8_t sampler__tag;
 static inline uint64_t sampler__token_make(uint32_t idx, uint32_t gen)
 {
-    return ((uint64_t)SAMPLER__TOKEN_MAGIC << 56) | ((uint64_t)gen << SAMPLER__IDX_BITS) |
+    return ((uint64_t)sampler__tag << 56) | ((uint64_t)gen << SAMPLER__IDX_BITS) |
            (uint64_t)idx;
 }
 static inline bool sampler__token_ours(uint64_t tok)
 {
-    return (tok >> 56) == SAMPLER__TOKEN_MAGIC;
+    return sampler__tag != 0 && (tok >> 56) == sampler__tag;
 }
 static inline uint32_t sampler__token_idx(uint64_t tok)
 {
@@ -134,6 +142,7 @@ void sampler__wait_no_handler(void);
 extern _Thread_local int sampler__in_drain;
 
 /* registry.c */
+void sampler__registry_init(void);
 sampler__slot *sampler__slot_get(uint32_t idx); /* async-signal-safe; NULL if none */
 int sampler__registry_resume(void);
 void sampler__registry_clear(bool have_timers); /* unregister all; free when stopped */

@@ -63,7 +63,7 @@ int sampler__maps_refresh(void)
 {
     sampler__maps *m = sampler__maps_read();
     if (m == NULL)
-        return SAMPLER_ENOMEM;
+        return SAMPLER_ESYSTEM;
     sampler__maps *old = (sampler__maps *)atomic_exchange(&sampler__g.maps, m);
     if (old != NULL) {
         old->next_retired = sampler__g.retired;

@@ -17,11 +17,12 @@
 #include <unistd.h>
 
 static pthread_key_t sampler__key;
-static pthread_once_t sampler__key_once = PTHREAD_ONCE_INIT;
+int sampler__hash_oom;
 
 static void sampler__key_dtor(void *value);
 
-static void sampler__key_init(void)
+/* Once per process, from sampler__lock(): before any key use. */
+void sampler__registry_init(void)
 {
     pthread_key_create(&sampler__key, sampler__key_dtor);
 }
@@ -134,7 +135,13 @@ static int sampler__add(pid_t tid, bool self, void *thread_arg, unsigned long lo
         sampler__slot_release(s);
         return rc;
     }
+    sampler__hash_oom = 0;
     HASH_ADD(hh, g->by_tid, tid, sizeof(pid_t), s);
+    if (sampler__hash_oom) {
+        sampler__timer_delete(s);
+        sampler__slot_release(s);
+        return SAMPLER_ENOMEM;
+    }
     g->nthreads++;
     /* Publish: from here on the handler accepts this token. */
     atomic_store(&s->gen, gen);
@@ -185,8 +192,11 @@ static bool sampler__thread_alive(const sampler__slot *s)
         return syscall(SYS_tgkill, getpid(), s->tid, 0) == 0 || errno != ESRCH;
     }
     unsigned long long st;
-    if (sampler__thread_started(s->tid, &st) == SAMPLER_ENOTHREAD)
+    int rc = sampler__thread_started(s->tid, &st);
+    if (rc == SAMPLER_ENOTHREAD)
         return false;
+    if (rc < 0)
+        return true; /* cannot tell (out of file descriptors?): keep it */
     return st == s->started;
 }
 
@@ -233,6 +243,38 @@ static sampler__slot *sampler__self_slot(void)
     if (s == NULL || atomic_load(&s->gen) != sampler__token_gen(tok))
         return NULL;
     return s;
+}
+
+/* The thread ids in /proc/self/task, in a malloc'd array. */
+static int sampler__list_tasks(pid_t **out, size_t *count)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return SAMPLER_ESYSTEM;
+    size_t n = 0, cap = 64;
+    pid_t *tids = malloc(cap * sizeof *tids);
+    struct dirent *de;
+    while (tids != NULL && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        if (n == cap) {
+            pid_t *bigger = realloc(tids, 2 * cap * sizeof *tids);
+            if (bigger == NULL) {
+                free(tids);
+                tids = NULL;
+                break;
+            }
+            tids = bigger;
+            cap *= 2;
+        }
+        tids[n++] = (pid_t)atoi(de->d_name);
+    }
+    closedir(d);
+    if (tids == NULL)
+        return SAMPLER_ENOMEM;
+    *out = tids;
+    *count = n;
+    return 0;
 }
 
 /* Under lock, running: register the calling thread. */
@@ -290,7 +332,6 @@ static int sampler__register_other(pid_t tid, void *thread_arg, bool refresh_map
 
 int sampler_thread_register(void *thread_arg)
 {
-    pthread_once(&sampler__key_once, sampler__key_init);
     int rc = sampler__lock();
     if (rc < 0)
         return rc;
@@ -319,7 +360,6 @@ int sampler_thread_register_tid(pid_t tid, void *thread_arg)
 
 int sampler_register_all_threads(void)
 {
-    pthread_once(&sampler__key_once, sampler__key_init);
     int rc = sampler__lock();
     if (rc < 0)
         return rc;
@@ -327,37 +367,29 @@ int sampler_register_all_threads(void)
     if (rc < 0)
         goto out;
     sampler__reap();
-    rc = sampler__maps_refresh();
+    /* List the threads first, then take the maps snapshot, so that every
+     * listed thread's stack is in the snapshot. */
+    size_t n = 0;
+    pid_t *tids = NULL;
+    rc = sampler__list_tasks(&tids, &n);
     if (rc < 0)
         goto out;
-    DIR *d = opendir("/proc/self/task");
-    if (d == NULL) {
-        rc = SAMPLER_ESYSTEM;
-        goto out;
-    }
+    rc = sampler__maps_refresh();
     pid_t me = sampler__gettid();
     int added = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        pid_t tid = (pid_t)atoi(de->d_name);
+    for (size_t i = 0; i < n && rc >= 0; i++) {
         sampler__slot *old;
-        HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), old);
+        HASH_FIND(hh, sampler__g.by_tid, &tids[i], sizeof(pid_t), old);
         if (old != NULL)
             continue;
-        int r = tid == me ? sampler__register_self(NULL)
-                          : sampler__register_other(tid, NULL, false);
-        if (r == 0) {
+        int r = tids[i] == me ? sampler__register_self(NULL)
+                              : sampler__register_other(tids[i], NULL, false);
+        if (r == 0)
             added++;
-        } else if (r == SAMPLER_EREGISTERED || r == SAMPLER_ENOTHREAD) {
-            continue; /* registered meanwhile, or exited */
-        } else {
-            rc = r;
-            break;
-        }
+        else if (r != SAMPLER_EREGISTERED && r != SAMPLER_ENOTHREAD)
+            rc = r; /* EREGISTERED or ENOTHREAD: registered meanwhile, or exited */
     }
-    closedir(d);
+    free(tids);
     if (rc >= 0)
         rc = added;
 out:
@@ -439,15 +471,16 @@ int sampler__registry_resume(void)
 {
     sampler__global *g = &sampler__g;
     atomic_store(&g->paused, 0);
-    int rc = 0;
     for (uint32_t i = 0; i < g->nslots; i++) {
         sampler__slot *s = sampler__slot_get(i);
         if (atomic_load(&s->gen) == 0 || atomic_load(&s->disarmed) == 0)
             continue;
-        if (atomic_exchange(&s->disarmed, 0) != 0 && sampler__timer_arm(s) < 0)
-            rc = SAMPLER_ESYSTEM;
+        /* Arming fails only for a thread that exited while paused (its CPU
+         * clock is gone): sampler_reap_threads() reclaims it. */
+        if (atomic_exchange(&s->disarmed, 0) != 0)
+            sampler__timer_arm(s);
     }
-    return rc;
+    return 0;
 }
 
 /* Under lock: unregister every thread (stop, step 2). */

@@ -16,15 +16,15 @@
 /* Pass a signal that is not ours to the handler installed before us. */
 static void sampler__chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
 {
-    if (old->sa_flags & SA_SIGINFO) {
-        if (old->sa_sigaction != NULL)
-            old->sa_sigaction(sig, si, uc);
-    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN &&
-               old->sa_handler != NULL) {
+    /* SIG_DFL or SIG_IGN before us (with or without SA_SIGINFO in the flags):
+     * the signal is dropped (it is counted as foreign). Acting on SIG_DFL
+     * would kill the process for a stray SIGPROF. */
+    if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN)
+        return;
+    if (old->sa_flags & SA_SIGINFO)
+        old->sa_sigaction(sig, si, uc);
+    else
         old->sa_handler(sig);
-    }
-    /* SIG_DFL or SIG_IGN before us: the signal is dropped (it is counted as
-     * foreign). Acting on SIG_DFL would kill the process for a stray SIGPROF. */
 }
 
 /* Paused: quiet this thread's timer; whoever clears `disarmed` re-arms it. */

@@ -15,18 +15,20 @@ sampler__global sampler__g = {
 };
 
 _Thread_local int sampler__in_drain;
+uint8_t sampler__tag;
 
 static pthread_once_t sampler__once = PTHREAD_ONCE_INIT;
 
+/* Only the registry lock is held across fork: the child throws the buffer
+ * away and re-initialises drain_lock, and taking it here would deadlock a
+ * fork() called from a drain callback. */
 static void sampler__atfork_prepare(void)
 {
     pthread_mutex_lock(&sampler__g.lock);
-    pthread_mutex_lock(&sampler__g.drain_lock);
 }
 
 static void sampler__atfork_parent(void)
 {
-    pthread_mutex_unlock(&sampler__g.drain_lock);
     pthread_mutex_unlock(&sampler__g.lock);
 }
 
@@ -36,6 +38,7 @@ static void sampler__atfork_child(void)
     sampler__global *g = &sampler__g;
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->drain_lock, NULL);
+    sampler__in_drain = 0;
     if (atomic_load(&g->state) != SAMPLER__STOPPED) {
         atomic_store(&g->state, SAMPLER__STOPPING);
         sampler__signal_restore(g->signo);
@@ -57,7 +60,14 @@ static void sampler__init_once(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     seed ^= (uint64_t)ts.tv_nsec << 17 ^ (uint64_t)ts.tv_sec;
+    seed ^= (uint64_t)(uintptr_t)&sampler__g; /* differs between copies (ASLR) */
     atomic_store(&sampler__g.rng, seed);
+    /* A tag and a first generation of our own: see sampler__token_make(). */
+    do
+        sampler__tag = (uint8_t)sampler__random(256);
+    while (sampler__tag == 0);
+    sampler__g.next_gen = (uint32_t)sampler__random(UINT32_MAX);
+    sampler__registry_init();
 }
 
 int sampler__lock(void)
