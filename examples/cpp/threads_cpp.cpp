@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -146,7 +147,7 @@ struct JoinAll {
     ~JoinAll() { join(); }
 };
 
-// Each round: burn `units` ms of CPU, then sleep 4 ms.
+// Each round: burn `units` ms of CPU, then sleep 2-6 ms.
 __attribute__((noinline)) std::uint64_t burn(std::uint64_t x, std::uint64_t ns)
 {
     const std::uint64_t end = thread_cpu_ns() + ns;
@@ -163,9 +164,14 @@ void worker_main(Worker *w)
         ThreadRegistration reg(w); // unregistered when `reg` goes out of scope
         const std::uint64_t cpu0 = thread_cpu_ns();
         std::uint64_t x = 1;
+        std::minstd_rand rng(static_cast<unsigned>(w->units));
+        std::uniform_int_distribution<int> nap_us(2000, 6000);
         while (!stop_flag.load(std::memory_order_relaxed)) {
             x = burn(x, static_cast<std::uint64_t>(w->units) * 1000000u);
-            std::this_thread::sleep_for(std::chrono::milliseconds(4));
+            // Random naps: CPU-clock timers are checked only at the scheduler
+            // tick, and a thread on a fixed period can phase-lock with the
+            // tick and go unsampled (see threads.c).
+            std::this_thread::sleep_for(std::chrono::microseconds(nap_us(rng)));
         }
         w->cpu_ns = thread_cpu_ns() - cpu0;
         if (x == 42)
