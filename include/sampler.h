@@ -211,6 +211,9 @@ typedef int (*sampler_walker_fn)(const sampler_walk_ctx *ctx, uintptr_t *pcs,
  * word-aligned and strictly increasing, and stops at @p max_depth. Code built
  * without `-fno-omit-frame-pointer` gives shorter (never wrong-memory) chains.
  * With unknown stack bounds it writes only the interrupted program counter.
+ * A leaf function (one that calls nothing) gets no frame record from GCC even
+ * with `-fno-omit-frame-pointer`; when the sample lands in it, its direct
+ * caller is missing from the chain (the innermost pc is still right).
  *
  * @param ctx        the interrupted thread (from the handler)
  * @param pcs        output array
@@ -257,7 +260,10 @@ typedef struct sampler_config {
     /** Time between samples in nanoseconds, [SAMPLER_INTERVAL_MIN_NS,
      * SAMPLER_INTERVAL_MAX_NS]. Default 10 ms (100 Hz). CPU-clock timers are
      * only checked at the scheduler tick (CONFIG_HZ); faster requests are
-     * folded into sample weights, so totals stay exact. */
+     * folded into sample weights, so totals stay exact. The kernel charges
+     * CPU time to timers at the tick, for the thread running then: a thread
+     * that wakes on a fixed period and always sleeps again between two ticks
+     * can go unsampled; ::SAMPLER_CLOCK_WALL has no such blind spot. */
     uint64_t interval_ns;
     /** Clock for the timers; default ::SAMPLER_CLOCK_CPU. */
     sampler_clock clock;
