@@ -42,9 +42,10 @@ static pid_t gettid_(void)
 /* ---- the idle threads ---------------------------------------------------------- */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;       /* idle threads wait here */
+static pthread_cond_t cv_start = PTHREAD_COND_INITIALIZER; /* main waits here */
 static int quit;
-static int started;
+static int started, target;
 
 typedef struct idle {
     pthread_t th;
@@ -58,8 +59,9 @@ static void *idle_main(void *p)
     idle *t = p;
     pthread_mutex_lock(&mu);
     t->tid = gettid_();
-    started++;
-    pthread_cond_broadcast(&cv);
+    /* Not `cv`: waking every waiting thread per start would be O(N^2). */
+    if (++started == target)
+        pthread_cond_signal(&cv_start);
     while (!quit)
         pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
@@ -76,6 +78,7 @@ static idle *spawn(int n)
     BENCH_SYS(pthread_attr_setstacksize(&attr, STACK));
     quit = 0;
     started = 0;
+    target = n;
     for (int i = 0; i < n; i++) {
         int rc = pthread_create(&ts[i].th, &attr, idle_main, &ts[i]);
         if (rc != 0)
@@ -84,7 +87,7 @@ static idle *spawn(int n)
     pthread_attr_destroy(&attr);
     pthread_mutex_lock(&mu);
     while (started < n)
-        pthread_cond_wait(&cv, &mu);
+        pthread_cond_wait(&cv_start, &mu);
     pthread_mutex_unlock(&mu);
     for (int i = 0; i < n; i++)
         BENCH_SYS(pthread_getcpuclockid(ts[i].th, &ts[i].clk));
@@ -208,18 +211,32 @@ static void sampler_round(idle *ts, int n, double *out)
     out[L_STOP] = ms_since(t0);
 }
 
+/* 3 significant digits, no exponent: 0.0213, 1.04, 158 */
+static const char *fmt3(char *buf, size_t len, bench_summary s)
+{
+    double m = s.med > s.max ? s.med : s.max;
+    if (m > 0 && m < 0.001) {
+        snprintf(buf, len, "%.1e (%.1e-%.1e)", s.med, s.min, s.max);
+        return buf;
+    }
+    int prec = m >= 100 ? 0 : m >= 10 ? 1 : m >= 1 ? 2 : m >= 0.1 ? 3 : 4;
+    return bench_fmt(buf, len, s, prec);
+}
+
+/* Times are kept in ms and printed in us. */
 static void row(const char *op, const double *lib, const char *bname, const double *base)
 {
     char b1[64], b2[64], b3[64];
-    bench_summary ls = bench_summarize((double[ROUNDS]){0}, 0);
     double l[ROUNDS], b[ROUNDS];
-    memcpy(l, lib, sizeof l);
-    memcpy(b, base, sizeof b);
+    for (int i = 0; i < ROUNDS; i++) {
+        l[i] = lib[i] * 1000.0;
+        b[i] = base[i] * 1000.0;
+    }
     bench_summary rs = bench_ratio(l, b, ROUNDS);
-    ls = bench_summarize(l, ROUNDS);
+    bench_summary ls = bench_summarize(l, ROUNDS);
     bench_summary bs = bench_summarize(b, ROUNDS);
-    printf("  %-26s %-28s %-28s %-26s %s\n", op, bench_fmt(b1, sizeof b1, ls, 4), bname,
-           bench_fmt(b2, sizeof b2, bs, 3), bench_fmt(b3, sizeof b3, rs, 4));
+    printf("  %-24s %-24s %-23s %-22s %s\n", op, fmt3(b1, sizeof b1, ls), bname,
+           fmt3(b2, sizeof b2, bs), fmt3(b3, sizeof b3, rs));
 }
 
 static void empty_handler(int sig)
@@ -244,14 +261,14 @@ static void run(int n)
             lib[i][r] = l[i];
     }
 
-    printf("  %d idle threads (+ main), 64 KiB stacks (created in %.0f ms); times in ms\n", n,
-           spawn_ms);
-    printf("  %-26s %-28s %-28s %-26s %s\n", "libsampler call", "libsampler ms",
-           "baseline", "baseline ms", "ratio (per round)");
+    printf("  N = %d idle threads (+ main), 64 KiB stacks (created in %.0f ms); times in us\n",
+           n, spawn_ms);
+    printf("  %-24s %-24s %-23s %-22s %s\n", "libsampler call", "libsampler us", "baseline",
+           "baseline us", "ratio (per round)");
     row("sampler_pause", lib[L_PAUSE], "N x timer_settime(0)", base[B_DISARM]);
     row("sampler_resume", lib[L_RESUME], "N x timer_settime(arm)", base[B_ARM]);
     row("sampler_stop", lib[L_STOP], "N x timer_settime(0)", base[B_DISARM]);
-    row("  (same)", lib[L_STOP], "N x timer_delete", base[B_DELETE]);
+    row("sampler_stop (again)", lib[L_STOP], "N x timer_delete", base[B_DELETE]);
     row("register_all_threads", lib[L_REGALL], "N x timer_create", base[B_CREATE]);
     row("register_all (none new)", lib[L_REGALL2], "N x timer_settime(0)", base[B_DISARM]);
     row("register_tid+unreg_tid", lib[L_TID], "create+settime+delete", base[B_TID]);
@@ -268,6 +285,14 @@ int main(void)
            "  round. Threads are idle, so sampler_resume() re-arms nothing: it only\n"
            "  scans the slot table. Median (min-max).\n\n",
            ROUNDS, K);
+    /* What one timed call costs with nothing in it: pause is at this floor. */
+    double c[K];
+    for (int k = 0; k < K; k++) {
+        uint64_t t0 = bench_now();
+        c[k] = (double)(bench_now() - t0) / 1000.0;
+    }
+    printf("  (an empty timed interval reads %.3f us: calls this fast are at that floor)\n\n",
+           bench_summarize(c, K).med);
     run(1000);
     run(10000);
     return 0;
