@@ -15,7 +15,9 @@
  *             sampler_register_all_threads with no new thread (timed),
  *             K x (sampler_pause + sampler_resume) (each timed, median of K),
  *             one sampler_thread_register_tid + _unregister_tid of a spare
- *             idle thread (K times, median), then sampler_stop (timed).
+ *             idle thread (K times, median), the main thread's own
+ *             sampler_thread_register + _unregister (K times, median), then
+ *             sampler_stop (timed; the main thread is no longer registered).
  * The baseline for pause and stop is N x timer_settime(0), for resume
  * N x timer_settime(arm): what "disarm / re-arm every timer" costs. Wall time;
  * median (min-max) over the rounds, ratio = median of per-round ratios.
@@ -108,7 +110,7 @@ static void reap(idle *ts, int n)
 /* ---- the rounds ------------------------------------------------------------------ */
 
 enum { B_CREATE, B_ARM, B_DISARM, B_DELETE, B_TID, B_N };
-enum { L_REGALL, L_REGALL2, L_PAUSE, L_RESUME, L_TID, L_STOP, L_N };
+enum { L_REGALL, L_REGALL2, L_PAUSE, L_RESUME, L_TID, L_SELF, L_STOP, L_N };
 
 static double ms_since(uint64_t t0)
 {
@@ -198,13 +200,24 @@ static void sampler_round(idle *ts, int n, double *out)
         BENCH_OK(sampler_thread_unregister_tid(ts[n].tid));
         t[k] = ms_since(t0);
     }
+    /* The main thread (registered by register_all) re-registering itself:
+     * glibc's pthread_getattr_np() reads /proc/self/maps for it. */
+    double m[K];
+    BENCH_OK(sampler_thread_unregister());
+    for (int k = 0; k < K; k++) {
+        t0 = bench_now();
+        BENCH_OK(sampler_thread_register(NULL));
+        BENCH_OK(sampler_thread_unregister());
+        m[k] = ms_since(t0);
+    }
+    out[L_SELF] = bench_summarize(m, K).med;
     out[L_PAUSE] = bench_summarize(p, K).med;
     out[L_RESUME] = bench_summarize(r, K).med;
     out[L_TID] = bench_summarize(t, K).med;
 
     sampler_stats st;
     BENCH_OK(sampler_get_stats(&st, sizeof st));
-    if (st.threads < (uint64_t)n)
+    if (st.threads < (uint64_t)n - 1)
         BENCH_DIE("only %llu threads registered", (unsigned long long)st.threads);
     t0 = bench_now();
     BENCH_OK(sampler_stop());
@@ -272,6 +285,7 @@ static void run(int n)
     row("register_all_threads", lib[L_REGALL], "N x timer_create", base[B_CREATE]);
     row("register_all (none new)", lib[L_REGALL2], "N x timer_settime(0)", base[B_DISARM]);
     row("register_tid+unreg_tid", lib[L_TID], "create+settime+delete", base[B_TID]);
+    row("main thread reg+unreg", lib[L_SELF], "create+settime+delete", base[B_TID]);
     printf("\n");
     reap(ts, n + 1);
 }
@@ -282,7 +296,7 @@ int main(void)
     signal(SIGPROF, empty_handler);
     printf("Part 3. Pause / resume / stop with many registered threads\n"
            "  %d rounds; pause, resume and register_tid are the median of %d calls per\n"
-           "  round. Threads are idle, so sampler_resume() re-arms nothing: it only\n"
+           "  round (also the two reg+unreg rows). Threads are idle, so sampler_resume() re-arms nothing: it only\n"
            "  scans the slot table. Median (min-max).\n\n",
            ROUNDS, K);
     /* What one timed call costs with nothing in it: pause is at this floor. */
