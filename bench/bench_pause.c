@@ -295,9 +295,9 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPROF, empty_handler);
     printf("Part 3. Pause / resume / stop with many registered threads\n"
-           "  %d rounds; pause, resume and register_tid are the median of %d calls per\n"
-           "  round (also the two reg+unreg rows). Threads are idle, so sampler_resume() re-arms nothing: it only\n"
-           "  scans the slot table. Median (min-max).\n\n",
+           "  %d rounds; pause, resume and the two reg+unreg rows are the median of %d\n"
+           "  calls per round. Threads are idle, so sampler_resume() re-arms nothing:\n"
+           "  it only scans the slot table. Median (min-max).\n\n",
            ROUNDS, K);
     /* What one timed call costs with nothing in it: pause is at this floor. */
     double c[K];
