@@ -54,7 +54,7 @@ enum {
     B_ROUNDS = 7,
     MAX_DEPTH = 128, /* sampler_config::max_depth: depth 100 is walked in full */
 };
-static const uint64_t B_INTERVAL_NS = 50000; /* 50 us */
+static const uint64_t B_INTERVAL_NS = 50000;   /* 50 us */
 static const uint64_t B_WORK_ITERS = 60000000; /* ~70 ms of CPU without timer */
 static const int DEPTHS[] = {5, 30, 100};
 
@@ -155,11 +155,13 @@ static int discard(const sampler_sample *s, void *arg)
 
 static void method_a(void)
 {
-    printf("Part 1a. Per-sample cost, synchronous delivery at a known depth\n"
-           "  %d deliveries per round (rt_tgsigqueueinfo to self, SI_TIMER + token),\n"
-           "  %d rounds alternating floor/libsampler, thread CPU time; median (min-max).\n"
-           "  floor = empty SA_SIGINFO handler; libsampler = its handler + FP walk + store.\n\n",
-           A_DELIVERIES, A_ROUNDS);
+    printf(
+        "Part 1a. Per-sample cost, synchronous delivery at a known depth\n"
+        "  %d deliveries per round (rt_tgsigqueueinfo to self, SI_TIMER + token),\n"
+        "  %d rounds alternating floor/libsampler, thread CPU time; median (min-max).\n"
+        "  floor = empty SA_SIGINFO handler; libsampler = its handler + FP walk + "
+        "store.\n\n",
+        A_DELIVERIES, A_ROUNDS);
     printf("  %-5s %-6s %-24s %-24s %-8s %s\n", "depth", "frames", "floor us/signal",
            "libsampler us/sample", "extra us", "ratio (per round)");
     for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++) {
@@ -174,7 +176,8 @@ static void method_a(void)
             a_arg a = {.token = 0, .n = A_DELIVERIES};
             descend(depth, a_leaf, &a);
             if (floor_count != A_DELIVERIES)
-                BENCH_DIE("floor: %d of %d signals handled", (int)floor_count, A_DELIVERIES);
+                BENCH_DIE("floor: %d of %d signals handled", (int)floor_count,
+                          A_DELIVERIES);
             fl[r] = (double)a.cpu_ns / 1000.0 / A_DELIVERIES;
 
             /* libsampler (sampler_stop puts the empty handler back) */
@@ -288,7 +291,8 @@ static void method_b(void)
             BENCH_OK(sampler_get_stats(&st, sizeof st));
             BENCH_OK(sampler_drain(discard, NULL, 0));
             if (st.dropped != 0)
-                BENCH_DIE("method B: %llu samples dropped", (unsigned long long)st.dropped);
+                BENCH_DIE("method B: %llu samples dropped",
+                          (unsigned long long)st.dropped);
             lib[r] = st.signals
                          ? ((double)b.cpu_ns - (double)base) / 1000.0 / (double)st.signals
                          : 0;

@@ -274,16 +274,18 @@ static void run(int n)
             lib[i][r] = l[i];
     }
 
-    printf("  N = %d idle threads (+ main), 64 KiB stacks (created in %.0f ms); times in us\n",
+    printf("  N = %d idle threads (+ main), 64 KiB stacks (created in %.0f ms); times in "
+           "us\n",
            n, spawn_ms);
-    printf("  %-24s %-24s %-23s %-22s %s\n", "libsampler call", "libsampler us", "baseline",
-           "baseline us", "ratio (per round)");
+    printf("  %-24s %-24s %-23s %-22s %s\n", "libsampler call", "libsampler us",
+           "baseline", "baseline us", "ratio (per round)");
     row("sampler_pause", lib[L_PAUSE], "N x timer_settime(0)", base[B_DISARM]);
     row("sampler_resume", lib[L_RESUME], "N x timer_settime(arm)", base[B_ARM]);
     row("sampler_stop", lib[L_STOP], "N x timer_settime(0)", base[B_DISARM]);
     row("sampler_stop (again)", lib[L_STOP], "N x timer_delete", base[B_DELETE]);
     row("register_all_threads", lib[L_REGALL], "N x timer_create", base[B_CREATE]);
-    row("register_all (none new)", lib[L_REGALL2], "N x timer_settime(0)", base[B_DISARM]);
+    row("register_all (none new)", lib[L_REGALL2], "N x timer_settime(0)",
+        base[B_DISARM]);
     row("register_tid+unreg_tid", lib[L_TID], "create+settime+delete", base[B_TID]);
     row("main thread reg+unreg", lib[L_SELF], "create+settime+delete", base[B_TID]);
     printf("\n");
@@ -305,7 +307,8 @@ int main(void)
         uint64_t t0 = bench_now();
         c[k] = (double)(bench_now() - t0) / 1000.0;
     }
-    printf("  (an empty timed interval reads %.3f us: calls this fast are at that floor)\n\n",
+    printf("  (an empty timed interval reads %.3f us: calls this fast are at that "
+           "floor)\n\n",
            bench_summarize(c, K).med);
     run(1000);
     run(10000);

@@ -167,11 +167,12 @@ int main(void)
     /* A bare timer could in principle fire: never let SIGPROF kill us. */
     signal(SIGPROF, ignore_sig);
 
-    printf("Part 2. Register + unregister of a thread, %d pairs per round, %d rounds,\n"
-           "  wall time per pair in us, median (min-max).\n"
-           "  baseline = timer_create(thread CPU clock, SIGEV_THREAD_ID) + timer_settime\n"
-           "  + timer_delete; libsampler = sampler_thread_register + _unregister.\n\n",
-           N, ROUNDS);
+    printf(
+        "Part 2. Register + unregister of a thread, %d pairs per round, %d rounds,\n"
+        "  wall time per pair in us, median (min-max).\n"
+        "  baseline = timer_create(thread CPU clock, SIGEV_THREAD_ID) + timer_settime\n"
+        "  + timer_delete; libsampler = sampler_thread_register + _unregister.\n\n",
+        N, ROUNDS);
     printf("  %-14s %-24s %-26s %s\n", "caller", "baseline us", "libsampler us",
            "ratio (per round)");
 

@@ -19,28 +19,28 @@
 
 #include <sampler.h>
 
-#define BENCH_DIE(...)                                                                 \
-    do {                                                                               \
-        fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                \
-        fprintf(stderr, __VA_ARGS__);                                                  \
-        fputc('\n', stderr);                                                           \
-        exit(1);                                                                       \
+#define BENCH_DIE(...)                                                                   \
+    do {                                                                                 \
+        fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                  \
+        fprintf(stderr, __VA_ARGS__);                                                    \
+        fputc('\n', stderr);                                                             \
+        exit(1);                                                                         \
     } while (0)
 
 /* A libsampler call that must succeed (returns >= 0). */
-#define BENCH_OK(call)                                                                 \
-    do {                                                                               \
-        int bench_rc_ = (call);                                                        \
-        if (bench_rc_ < 0)                                                             \
-            BENCH_DIE("%s: %s (%s)", #call, sampler_err_name(bench_rc_),               \
-                      sampler_strerror(bench_rc_));                                    \
+#define BENCH_OK(call)                                                                   \
+    do {                                                                                 \
+        int bench_rc_ = (call);                                                          \
+        if (bench_rc_ < 0)                                                               \
+            BENCH_DIE("%s: %s (%s)", #call, sampler_err_name(bench_rc_),                 \
+                      sampler_strerror(bench_rc_));                                      \
     } while (0)
 
 /* A system call that must succeed (returns 0). */
-#define BENCH_SYS(call)                                                                \
-    do {                                                                               \
-        if ((call) != 0)                                                               \
-            BENCH_DIE("%s: %s", #call, strerror(errno));                               \
+#define BENCH_SYS(call)                                                                  \
+    do {                                                                                 \
+        if ((call) != 0)                                                                 \
+            BENCH_DIE("%s: %s", #call, strerror(errno));                                 \
     } while (0)
 
 static inline uint64_t bench_ns(clockid_t clk)
