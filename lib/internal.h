@@ -175,10 +175,14 @@ typedef struct sampler__range {
 } sampler__range;
 typedef struct sampler__maps {
     struct sampler__maps *next_retired;
+    unsigned long long taken; /* clock ticks since boot when reading began */
     size_t n;
     sampler__range r[];
 } sampler__maps;
 int sampler__maps_refresh(void); /* under lock: take a new snapshot, retire the old */
+/* under lock: does the snapshot hold the stack of a thread started at `started`
+ * (clock ticks since boot, as in /proc/PID/task/TID/stat)? */
+bool sampler__maps_covers(unsigned long long started);
 void sampler__maps_collect(bool all); /* under lock: free retired snapshots */
 const sampler__range *sampler__maps_find(const sampler__maps *m, uintptr_t addr);
 

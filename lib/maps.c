@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int sampler__range_cmp(const void *a, const void *b)
 {
@@ -17,8 +19,21 @@ static int sampler__range_cmp(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* Now in clock ticks since boot, the unit of a thread's start time in /proc. */
+static unsigned long long sampler__boot_ticks(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    return (unsigned long long)ts.tv_sec * (unsigned long long)hz +
+           (unsigned long long)ts.tv_nsec / (1000000000ULL / (unsigned long long)hz);
+}
+
 static sampler__maps *sampler__maps_read(void)
 {
+    unsigned long long taken = sampler__boot_ticks();
     FILE *f = fopen("/proc/self/maps", "re");
     if (f == NULL)
         return NULL;
@@ -54,6 +69,7 @@ static sampler__maps *sampler__maps_read(void)
     if (m == NULL)
         return NULL;
     m->n = n;
+    m->taken = taken;
     m->next_retired = NULL;
     qsort(m->r, n, sizeof m->r[0], sampler__range_cmp);
     return m;
@@ -71,6 +87,15 @@ int sampler__maps_refresh(void)
     }
     sampler__maps_collect(false);
     return 0;
+}
+
+/* A thread's stack is mapped before the thread starts, so a snapshot begun at
+ * least one whole tick after the thread's start holds it. Registering threads
+ * by tid one at a time then reads /proc/self/maps only for new threads. */
+bool sampler__maps_covers(unsigned long long started)
+{
+    const sampler__maps *m = atomic_load(&sampler__g.maps);
+    return m != NULL && started + 1 < m->taken;
 }
 
 /* Free retired snapshots if no handler can hold one (none in flight now: a

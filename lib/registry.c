@@ -186,6 +186,13 @@ int sampler__thread_started(pid_t tid, unsigned long long *started)
 
 static bool sampler__thread_alive(const sampler__slot *s)
 {
+    /* A CPU-clock timer is bound to its thread: while that thread lives, an
+     * armed timer reports time left. One system call settles the common case;
+     * a zero (disarmed, or the thread is gone) asks /proc. */
+    struct itimerspec cur;
+    if (sampler__g.cfg.clock == SAMPLER_CLOCK_CPU && timer_gettime(s->timer, &cur) == 0 &&
+        (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0))
+        return true;
     if (s->self) {
         /* Self-registered threads are removed by the key destructor at exit;
          * one gone without it (raw exit) is found by the kernel. */
@@ -216,20 +223,26 @@ static int sampler__reap(void)
     return n;
 }
 
-static int sampler__self_bounds(uintptr_t *lo, uintptr_t *hi)
+/* The calling thread's stack bounds. pthread_getattr_np() reads
+ * /proc/self/maps for the main thread and asks for the CPU affinity for every
+ * thread, so the answer is kept per thread: a thread's stack never moves. */
+static void sampler__self_bounds(uintptr_t *lo, uintptr_t *hi)
 {
-    pthread_attr_t attr;
-    void *addr;
-    size_t size;
-    *lo = *hi = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0)
-        return -1;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-        *lo = (uintptr_t)addr;
-        *hi = (uintptr_t)addr + size;
+    static _Thread_local uintptr_t cached_lo, cached_hi;
+    if (cached_hi == 0) {
+        pthread_attr_t attr;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+                cached_lo = (uintptr_t)addr;
+                cached_hi = (uintptr_t)addr + size;
+            }
+            pthread_attr_destroy(&attr);
+        }
     }
-    pthread_attr_destroy(&attr);
-    return 0;
+    *lo = cached_lo;
+    *hi = cached_hi;
 }
 
 /* Under lock: is the calling thread registered through its key? */
@@ -319,7 +332,7 @@ static int sampler__register_other(pid_t tid, void *thread_arg, bool refresh_map
         sampler__teardown(old, true);
         atomic_fetch_add(&sampler__g.ctr.reaped, 1);
     }
-    if (refresh_maps) {
+    if (refresh_maps && !sampler__maps_covers(started)) {
         rc = sampler__maps_refresh();
         if (rc < 0)
             return rc;

@@ -27,6 +27,13 @@ static void sampler__chain(const struct sigaction *old, int sig, siginfo_t *si, 
         old->sa_handler(sig);
 }
 
+/* Counters are only summed: relaxed adds suffice (a reader after stop is
+ * ordered by the in-flight wait). */
+static inline void sampler__count(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
 /* Paused: quiet this thread's timer; whoever clears `disarmed` re-arms it. */
 static void sampler__on_paused(sampler__global *g, sampler__slot *s)
 {
@@ -37,7 +44,7 @@ static void sampler__on_paused(sampler__global *g, sampler__slot *s)
      * us (resume or this handler) re-arm. */
     if (atomic_load(&g->paused) == 0 && atomic_exchange(&s->disarmed, 0) != 0)
         sampler__timer_arm(s);
-    atomic_fetch_add(&g->ctr.paused, 1);
+    sampler__count(&g->ctr.paused, 1);
 }
 
 /* Stack bounds of a thread registered by tid, found on its first sample. */
@@ -67,15 +74,16 @@ static void sampler__take_sample(sampler__global *g, sampler__slot *s, const sig
                                  void *uc, uint64_t now)
 {
     uint64_t weight = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
-    atomic_fetch_add(&g->ctr.signals, 1);
-    atomic_fetch_add(&g->ctr.overruns, weight - 1);
+    sampler__count(&g->ctr.signals, 1);
+    if (weight > 1)
+        sampler__count(&g->ctr.overruns, weight - 1);
 
     sampler__buffer *b = atomic_load(&g->buf);
     void *rec;
     uintptr_t *pcs = sampler__buffer_reserve(b, &rec);
     if (pcs == NULL) {
-        atomic_fetch_add(&g->ctr.dropped, 1);
-        atomic_fetch_add(&g->ctr.dropped_weight, weight);
+        sampler__count(&g->ctr.dropped, 1);
+        sampler__count(&g->ctr.dropped_weight, weight);
         return;
     }
     if (s->stack_hi == 0)
@@ -92,8 +100,8 @@ static void sampler__take_sample(sampler__global *g, sampler__slot *s, const sig
     if (depth < 0 || depth > max)
         depth = 0;
     sampler__buffer_commit(b, rec, s->tid, now, weight, s->thread_arg, depth);
-    atomic_fetch_add(&g->ctr.samples, 1);
-    atomic_fetch_add(&g->ctr.weight, weight);
+    sampler__count(&g->ctr.samples, 1);
+    sampler__count(&g->ctr.weight, weight);
 }
 
 static void sampler__handler(int sig, siginfo_t *si, void *uc)
@@ -106,7 +114,7 @@ static void sampler__handler(int sig, siginfo_t *si, void *uc)
     uint64_t tok = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
     if (si->si_code != SI_TIMER || !sampler__token_ours(tok)) {
         struct sigaction old = g->old_action;
-        atomic_fetch_add(&g->ctr.foreign, 1);
+        sampler__count(&g->ctr.foreign, 1);
         atomic_fetch_sub(&g->inflight, 1);
         /* Outside the in-flight count: the old handler may not return. */
         sampler__chain(&old, sig, si, uc);
@@ -144,7 +152,7 @@ static void sampler__handler(int sig, siginfo_t *si, void *uc)
 stale:
     if (s != NULL)
         atomic_store(&s->busy, SAMPLER__SLOT_IDLE);
-    atomic_fetch_add(&g->ctr.stale, 1);
+    sampler__count(&g->ctr.stale, 1);
 out:
     atomic_fetch_sub(&g->inflight, 1);
     errno = saved_errno;
