@@ -33,7 +33,8 @@ int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
     uintptr_t hi = ctx->stack_hi;
     /* A frame record is two words: [fp] = caller's fp, [fp + 8] = return address. */
     while (n < max_depth) {
-        if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
+        if (fp < lo || fp >= hi || hi - fp < 2 * sizeof(uintptr_t) ||
+            (fp & (sizeof(uintptr_t) - 1)))
             break;
         const uintptr_t *frame = (const uintptr_t *)fp;
         uintptr_t ret = frame[1];
