@@ -66,7 +66,8 @@ extern "C" {
  *
  * Only the functions whose documentation says "async-signal-safe" may be
  * called from a signal handler: the built-in walkers, sampler_strerror(),
- * sampler_err_name(), sampler_version() and sampler_version_string().
+ * sampler_err_name(), sampler_version(), sampler_version_string() and
+ * sampler_state().
  * All management calls (start, stop, pause, resume, register, unregister,
  * stats, drain) are thread-safe and may be called from any thread at the same
  * time; they are *not* async-signal-safe.
@@ -92,6 +93,7 @@ extern "C" {
 /**
  * The runtime version as `(MAJOR << 16) | (MINOR << 8) | PATCH`; compare it
  * with ::SAMPLER_VERSION_HEX to detect a header/library mismatch.
+ * @return the library's version as `(MAJOR << 16) | (MINOR << 8) | PATCH`
  * @note async-signal-safe and thread-safe.
  * @since 0.1.0
  */
@@ -100,6 +102,7 @@ SAMPLER_API unsigned int sampler_version(void);
 /**
  * The runtime version as a string, e.g. `"0.1.0"`; equal to
  * ::SAMPLER_VERSION_STRING of the header the library was built with.
+ * @return a static string; never NULL
  * @note async-signal-safe and thread-safe.
  * @since 0.1.0
  */
@@ -131,7 +134,7 @@ SAMPLER_API const char *sampler_version_string(void);
     X(ESIGNAL, -11,                                                              \
       "this signal cannot be used for sampling; use SIGPROF, SIGVTALRM, SIGALRM, " \
       "SIGUSR1, SIGUSR2 or a real-time signal")                                   \
-    X(ESYSTEM, -12, "a system call failed unexpectedly; errno has the cause")    \
+    X(ESYSTEM, -12, "a system call failed unexpectedly (see strace for which)")    \
     X(ESTRUCTSIZE, -13,                                                          \
       "structure size not supported: the struct was not set up with its _init() " \
       "function, or the header is newer than the library")                        \
@@ -324,6 +327,7 @@ typedef enum sampler_state_t {
  * @retval SAMPLER_ESIGNAL cfg->signo cannot be used
  * @retval SAMPLER_ESTARTED the sampler is already running or paused
  * @retval SAMPLER_ENOMEM the buffer could not be allocated
+ * @retval SAMPLER_ESYSTEM the signal handler could not be installed
  * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
@@ -416,7 +420,8 @@ SAMPLER_API int sampler_thread_register(void *thread_arg);
  * own CPU clock. The signal is delivered to that thread, so each sample is
  * taken on it.
  *
- * A stale entry for a thread id that the kernel has since reused is replaced.
+ * A stale entry for @p tid (an exited thread whose id the kernel has since
+ * reused) is replaced.
  * Entries of threads that exit are reclaimed by sampler_reap_threads() (also
  * run by sampler_register_all_threads()).
  *
@@ -437,6 +442,7 @@ SAMPLER_API int sampler_thread_register_tid(pid_t tid, void *thread_arg);
 /**
  * Register every thread listed in /proc/self/task that is not registered yet
  * (with `thread_arg` NULL), after reclaiming entries of exited threads.
+ * It stops at the first thread that cannot get a timer.
  * Threads created later must register themselves (or be registered by tid).
  *
  * @return the number of threads newly registered (>= 0), or
@@ -444,7 +450,8 @@ SAMPLER_API int sampler_thread_register_tid(pid_t tid, void *thread_arg);
  * @retval SAMPLER_ETIMERLIMIT some thread could not get a timer; the threads
  *         before it are registered and sampled, the count is in
  *         sampler_stats::timer_failures
- * @retval SAMPLER_ENOMEM, SAMPLER_ESYSTEM on failure
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_ESYSTEM /proc/self/task or /proc/self/maps could not be read
  * @retval SAMPLER_EBUSY called from a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
