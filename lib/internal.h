@@ -83,11 +83,11 @@ typedef struct sampler__slot {
     pid_t tid;
     timer_t timer;
     void *thread_arg;
-    uintptr_t stack_lo, stack_hi; /* written by the handler once when 0 (by-tid) */
+    uintptr_t stack_lo, stack_hi; /* by-tid: written by the thread's own handler */
+    bool self;                    /* registered by the thread itself (fixed while live) */
 
     /* Management only (under the registry lock). */
     uint32_t idx;
-    bool self;                  /* registered by the thread itself */
     unsigned long long started; /* start time (clock ticks since boot), 0 if unknown */
     struct sampler__slot *next_free;
     UT_hash_handle hh; /* key: tid */

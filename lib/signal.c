@@ -47,15 +47,17 @@ static void sampler__on_paused(sampler__global *g, sampler__slot *s)
     sampler__count(&g->ctr.paused, 1);
 }
 
-/* Stack bounds of a thread registered by tid, found on its first sample. */
+/* Stack bounds of a thread registered by tid: the mapping that holds its
+ * stack pointer, looked up again whenever the stack pointer leaves the bounds
+ * found before (a coroutine or signal stack); unknown bounds stay 0. */
 static void sampler__find_stack(sampler__global *g, sampler__slot *s, uintptr_t sp)
 {
+    if (s->stack_hi != 0 && sp >= s->stack_lo && sp < s->stack_hi)
+        return;
     const sampler__maps *m = atomic_load(&g->maps);
     const sampler__range *r = m ? sampler__maps_find(m, sp) : NULL;
-    if (r != NULL) {
-        s->stack_lo = r->lo;
-        s->stack_hi = r->hi;
-    }
+    s->stack_lo = r ? r->lo : 0;
+    s->stack_hi = r ? r->hi : 0;
 }
 
 static uintptr_t sampler__context_sp(const void *ucontext)
@@ -86,7 +88,7 @@ static void sampler__take_sample(sampler__global *g, sampler__slot *s, const sig
         sampler__count(&g->ctr.dropped_weight, weight);
         return;
     }
-    if (s->stack_hi == 0)
+    if (!s->self)
         sampler__find_stack(g, s, sampler__context_sp(uc));
     sampler_walk_ctx ctx = {
         .ucontext = uc,
