@@ -319,13 +319,16 @@ static void wk_user_run(bool self_register, int max_depth, int ret, int fill, in
     ck_assert_sampler(sampler_stop(), 0);
 
     int calls = atomic_load(&wk_uw.calls);
+    int no_uc = atomic_load(&wk_uw.no_ucontext), bad_tid = atomic_load(&wk_uw.wrong_tid),
+        not_self = atomic_load(&wk_uw.not_self), bad_arg = atomic_load(&wk_uw.wrong_arg),
+        bad_warg = atomic_load(&wk_uw.wrong_walker_arg), bad_max = atomic_load(&wk_uw.wrong_max);
     ck_assert_int_gt(calls, 0);
-    ck_assert_int_eq(atomic_load(&wk_uw.no_ucontext), 0);
-    ck_assert_int_eq(atomic_load(&wk_uw.wrong_tid), 0);
-    ck_assert_int_eq(atomic_load(&wk_uw.not_self), 0);
-    ck_assert_int_eq(atomic_load(&wk_uw.wrong_arg), 0);
-    ck_assert_int_eq(atomic_load(&wk_uw.wrong_walker_arg), 0);
-    ck_assert_int_eq(atomic_load(&wk_uw.wrong_max), 0);
+    ck_assert_msg(no_uc == 0, "%d of %d walks without a ucontext", no_uc, calls);
+    ck_assert_msg(bad_tid == 0, "%d of %d walks with another thread's tid", bad_tid, calls);
+    ck_assert_msg(not_self == 0, "%d of %d walks not on the sampled thread", not_self, calls);
+    ck_assert_msg(bad_arg == 0, "%d of %d walks with a wrong thread_arg", bad_arg, calls);
+    ck_assert_msg(bad_warg == 0, "%d of %d walks with a wrong walker_arg", bad_warg, calls);
+    ck_assert_msg(bad_max == 0, "%d of %d walks with a wrong max_depth", bad_max, calls);
 
     sampler_stats st = tu_stats();
     wk_uscan c = {.tid = w->tid, .arg = w, .want_depth = want_depth};
@@ -353,7 +356,8 @@ START_TEST(user_walker_gets_context)
 {
     wk_worker w;
     wk_user_run(_i == 0, 8, 3, 3, 3, 5, &w);
-    ck_assert_int_eq(atomic_load(&wk_uw.sp_outside), 0);
+    int outside = atomic_load(&wk_uw.sp_outside);
+    ck_assert_msg(outside == 0, "%d walks with the stack pointer outside the bounds", outside);
     uintptr_t lo = atomic_load(&wk_uw.lo), hi = atomic_load(&wk_uw.hi);
     ck_assert_msg(lo != 0 && lo < w.local_addr && w.local_addr < hi,
                   "stack bounds [%#lx, %#lx) do not hold a local at %#lx", (unsigned long)lo,
