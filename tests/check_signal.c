@@ -393,16 +393,32 @@ static long sg_sigq_current(void)
 
 /* Lower RLIMIT_SIGPENDING to what the user already has plus `room`. It counts
  * every process of the user, so read the current use just before. */
+static struct rlimit sg_saved_limit;
+static bool sg_limit_saved;
+
 static void sg_limit_room(long room)
 {
     struct rlimit rl;
     ck_assert_int_eq(getrlimit(RLIMIT_SIGPENDING, &rl), 0);
+    if (!sg_limit_saved) {
+        sg_saved_limit = rl;
+        sg_limit_saved = true;
+    }
     rlim_t lim = (rlim_t)(sg_sigq_current() + room);
     ck_assert_msg(rl.rlim_max == RLIM_INFINITY || lim <= rl.rlim_max,
                   "hard RLIMIT_SIGPENDING %llu is below the current use",
                   (unsigned long long)rl.rlim_max);
     rl.rlim_cur = lim; /* the soft limit is the one the kernel checks */
     ck_assert_msg(setrlimit(RLIMIT_SIGPENDING, &rl) == 0, "setrlimit: %s", strerror(errno));
+}
+
+/* Put the limit back before the test ends: check itself calls timer_create()
+ * in the test process after the test function returns (to pick the clock it
+ * reports the test's duration with). */
+static void sg_limit_restore(void)
+{
+    if (sg_limit_saved)
+        ck_assert_int_eq(setrlimit(RLIMIT_SIGPENDING, &sg_saved_limit), 0);
 }
 
 #define SG_IDLE 8
@@ -470,6 +486,7 @@ START_TEST(timer_limit_refuses_thread_others_keep_sampling)
     ck_assert_msg(c.n_after >= 10, "only %llu samples after the refused registration",
                   (unsigned long long)c.n_after);
     ck_assert_uint_eq(c.other_tid, 0); /* the idle threads burnt nothing */
+    sg_limit_restore();
 }
 END_TEST
 
@@ -491,6 +508,7 @@ START_TEST(timer_limit_in_register_all)
     for (int i = 0; i < 4; i++)
         sg_join(&idle[i]);
     ck_assert_sampler(sampler_stop(), 0);
+    sg_limit_restore();
 }
 END_TEST
 
