@@ -7,12 +7,20 @@
  * CPU time (CLOCK_THREAD_CPUTIME_ID). Only thread CPU time is compared, never
  * wall-clock time, so a busy machine slows the tests down but does not change
  * what they measure.
+ *
+ * The kernel reports a CPU timer's expirations at a tick that finds the thread
+ * running; on a crowded machine that can be many intervals late, and whatever
+ * is still unreported when the thread unregisters is lost. So each thread's CPU
+ * time is measured up to its last sample: a walker (wrapping sampler_walk_fp)
+ * records the thread's CPU clock in the handler, and each thread burns on after
+ * its quota until one more sample has come in.
  */
 #define _GNU_SOURCE
 #include "testutil.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,10 +65,28 @@ typedef struct attr_worker {
     uint64_t burn_ns;
     pid_t tid;
     int reg_rc, unreg_rc;
-    uint64_t cpu_ns; /* own CPU time from just before register to just after unregister */
+    uint64_t cpu_ns; /* own CPU time from just before register to the last sample */
+    bool no_last_sample; /* no sample came after the quota */
+    /* set by attr_walker in the handler, on this thread */
+    _Atomic uint64_t last_sample_cpu;
+    atomic_uint nsig;
     /* filled while draining */
     uint64_t weight, samples, own_fn, other_fn, bad_arg;
 } attr_worker;
+
+/* The default walker, plus: note this thread's CPU time at each sample.
+ * Async-signal-safe (clock_gettime and atomics). */
+static int attr_walker(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
+                       void *walker_arg)
+{
+    int n = sampler_walk_fp(ctx, pcs, max_depth, walker_arg);
+    attr_worker *w = ctx->thread_arg;
+    if (w != NULL) {
+        atomic_store(&w->last_sample_cpu, tu_thread_cpu_ns());
+        atomic_fetch_add(&w->nsig, 1);
+    }
+    return n;
+}
 
 static void *attr_thread(void *p)
 {
@@ -69,10 +95,18 @@ static void *attr_thread(void *p)
     uint64_t c0 = tu_thread_cpu_ns();
     w->reg_rc = sampler_thread_register(w);
     pthread_barrier_wait(w->start); /* both registered: burn side by side */
-    if (w->reg_rc == 0)
+    if (w->reg_rc == 0) {
         w->work(w->burn_ns);
+        /* Burn on (in the same function) until the kernel has reported the
+         * quota: one more sample. Bounded by 30 s of wall time. */
+        unsigned n0 = atomic_load(&w->nsig);
+        uint64_t deadline = tu_now_ns() + 30000000000ULL;
+        while (atomic_load(&w->nsig) == n0 && tu_now_ns() < deadline)
+            w->work(1000000);
+        w->no_last_sample = atomic_load(&w->nsig) == n0;
+    }
     w->unreg_rc = sampler_thread_unregister();
-    w->cpu_ns = tu_thread_cpu_ns() - c0;
+    w->cpu_ns = atomic_load(&w->last_sample_cpu) - c0;
     return NULL;
 }
 
@@ -137,7 +171,10 @@ static void attr_run(uint64_t interval_ns, sampler_stats *st_out, attr_drain *d)
     w[1].work = attr_work_heavy;
     w[1].burn_ns = ATTR_HEAVY_NS;
 
-    tu_start(interval_ns);
+    sampler_config cfg;
+    tu_config(&cfg, interval_ns);
+    cfg.walker = attr_walker;
+    ck_assert_sampler(sampler_start(&cfg), 0);
     for (int i = 0; i < 2; i++) {
         w[i].start = &start;
         ck_assert_int_eq(pthread_create(&w[i].th, NULL, attr_thread, &w[i]), 0);
@@ -149,6 +186,8 @@ static void attr_run(uint64_t interval_ns, sampler_stats *st_out, attr_drain *d)
     ck_assert_sampler(w[1].reg_rc, 0);
     ck_assert_sampler(w[0].unreg_rc, 0);
     ck_assert_sampler(w[1].unreg_rc, 0);
+    ck_assert_msg(!w[0].no_last_sample && !w[1].no_last_sample,
+                  "no sample in 30 s after a thread's quota");
     ck_assert_sampler(sampler_stop(), 0);
 
     *st_out = tu_stats();

@@ -133,36 +133,48 @@ static void pz_drain(pz_scan *c)
     ck_assert_int_ge(n, 0);
 }
 
+/* Wait until stats.paused reaches `n`. */
+static void pz_wait_paused(uint64_t n)
+{
+    uint64_t deadline = tu_now_ns() + PZ_WAIT_LIMIT_NS;
+    while (tu_stats().paused < n) {
+        ck_assert_msg(tu_now_ns() < deadline, "stats.paused below %llu after 30 s",
+                      (unsigned long long)n);
+        pz_nap();
+    }
+}
+
 /* After sampler_pause() returns, no stored sample is stamped later, though two
- * registered threads keep burning CPU; each thread's timer fires about once
- * while paused (counted in stats.paused) and then stays quiet: 200 ms more of
- * CPU adds no paused signals and no samples. */
+ * registered threads keep burning CPU; each thread's timer fires while paused
+ * (counted in stats.paused), disarms itself and stays quiet: another 200 ms of
+ * CPU per thread adds no sample and (nearly) no paused signal. */
 START_TEST(pause_stops_samples_and_quiets_timers)
 {
     pz_worker w[2];
     tu_start(PZ_INTERVAL_NS);
     pz_spawn(&w[0]);
     pz_spawn(&w[1]);
-    pz_wait_samples(6); /* sampling is live on both */
+    pz_wait_samples(6); /* sampling is live */
 
     ck_assert_sampler(sampler_pause(), 0);
     uint64_t t0 = tu_now_ns();
     ck_assert_int_eq(sampler_state(), SAMPLER_STATE_PAUSED);
 
     pz_wait_cpu(w, 2, 200000000ULL); /* 50 intervals each */
+    pz_wait_paused(2);               /* both timers have fired while paused */
     sampler_stats st1 = tu_stats();
     pz_scan c = {.after = t0};
     pz_drain(&c);
     ck_assert_msg(c.n > 0, "no samples from before the pause");
     ck_assert_msg(c.n_after == 0, "%llu samples stamped after sampler_pause() returned",
                   (unsigned long long)c.n_after);
-    /* Each thread's timer fired while paused and disarmed itself. */
-    ck_assert_msg(st1.paused >= 2 && st1.paused <= 4, "paused = %llu after 2 x 200 ms",
-                  (unsigned long long)st1.paused);
 
     pz_wait_cpu(w, 2, 200000000ULL);
     sampler_stats st2 = tu_stats();
-    ck_assert_msg(st2.paused <= st1.paused + 1, "paused grew from %llu to %llu: timers still run",
+    /* One paused signal per thread, two at most (one may have been pending). */
+    ck_assert_msg(st2.paused <= 4, "paused = %llu for 2 threads: timers still run",
+                  (unsigned long long)st2.paused);
+    ck_assert_msg(st2.paused <= st1.paused + 2, "paused grew from %llu to %llu: timers still run",
                   (unsigned long long)st1.paused, (unsigned long long)st2.paused);
     ck_assert_uint_eq(st2.samples, st1.samples);
     ck_assert_uint_eq(st2.signals, st1.signals);
@@ -176,9 +188,10 @@ START_TEST(pause_stops_samples_and_quiets_timers)
 }
 END_TEST
 
-/* After sampler_resume() samples come again, and the first ones are no
- * backlog of the 400 ms burnt while paused: the weight stored between resume
- * and the next pause is at most the CPU burnt in between / interval (+2). */
+/* After sampler_resume() samples come again, and they are no backlog of the
+ * 400 ms burnt while paused: the weight stored between resume and the next
+ * pause is at most the CPU burnt in between / interval (+2). (The kernel may
+ * report expirations late, never early, so only the upper bound is tight.) */
 START_TEST(resume_brings_samples_back_without_backlog)
 {
     pz_worker w;
@@ -188,14 +201,17 @@ START_TEST(resume_brings_samples_back_without_backlog)
 
     ck_assert_sampler(sampler_pause(), 0);
     pz_wait_cpu(&w, 1, 400000000ULL); /* 100 intervals while paused */
+    pz_wait_paused(1);
     pz_scan before = {0};
     pz_drain(&before);
+    uint64_t s0 = tu_stats().samples;
 
     uint64_t c0 = pz_cpu(&w);
     uint64_t tr = tu_now_ns();
     ck_assert_sampler(sampler_resume(), 0);
     ck_assert_int_eq(sampler_state(), SAMPLER_STATE_RUNNING);
-    pz_wait_cpu(&w, 1, 100000000ULL); /* 25 intervals */
+    pz_wait_samples(s0 + 1);          /* samples come again */
+    pz_wait_cpu(&w, 1, 100000000ULL); /* and 25 intervals more */
     ck_assert_sampler(sampler_pause(), 0);
     uint64_t c1 = pz_cpu(&w);
 
@@ -204,11 +220,9 @@ START_TEST(resume_brings_samples_back_without_backlog)
     uint64_t intervals = (c1 - c0) / PZ_INTERVAL_NS;
     ck_assert_msg(after.n_before == 0, "%llu samples stamped while paused were stored",
                   (unsigned long long)after.n_before);
+    ck_assert_uint_ge(after.tid_n, 1);
     ck_assert_msg(after.tid_weight <= intervals + 2,
                   "weight %llu after resume for %llu intervals of CPU: a backlog",
-                  (unsigned long long)after.tid_weight, (unsigned long long)intervals);
-    ck_assert_msg(after.tid_weight * 2 >= intervals,
-                  "weight %llu after resume for %llu intervals of CPU: samples did not resume",
                   (unsigned long long)after.tid_weight, (unsigned long long)intervals);
 
     pz_join(&w);
@@ -217,7 +231,8 @@ START_TEST(resume_brings_samples_back_without_backlog)
 END_TEST
 
 /* A thread registered while paused gets a disarmed timer: 200 ms of its CPU
- * bring no sample and no paused signal. After resume it is sampled. */
+ * bring no sample and no paused signal. After resume it is sampled, and only
+ * for the CPU it burns after the resume. */
 START_TEST(thread_registered_while_paused_waits_for_resume)
 {
     pz_worker w;
@@ -233,17 +248,19 @@ START_TEST(thread_registered_while_paused_waits_for_resume)
     ck_assert_uint_eq(st.samples, 0);
     ck_assert_uint_eq(st.signals, 0);
 
-    ck_assert_sampler(sampler_resume(), 0);
     uint64_t c0 = pz_cpu(&w);
-    pz_wait_cpu(&w, 1, 200000000ULL);
+    ck_assert_sampler(sampler_resume(), 0);
+    pz_wait_samples(1);
+    pz_wait_cpu(&w, 1, 100000000ULL);
     pz_join(&w);
     uint64_t c1 = w.final_cpu;
     ck_assert_sampler(sampler_stop(), 0);
     pz_scan c = {.tid = w.tid};
     pz_drain(&c);
     uint64_t intervals = (c1 - c0) / PZ_INTERVAL_NS;
-    ck_assert_msg(c.tid_weight * 2 >= intervals && c.tid_weight <= intervals + 2,
-                  "weight %llu for %llu intervals of CPU after resume",
+    ck_assert_uint_ge(c.tid_n, 1);
+    ck_assert_msg(c.tid_weight <= intervals + 2,
+                  "weight %llu for %llu intervals of CPU after resume: the paused CPU counted",
                   (unsigned long long)c.tid_weight, (unsigned long long)intervals);
 }
 END_TEST
