@@ -60,7 +60,8 @@ __attribute__((noinline)) void attr_work_heavy(uint64_t ns)
 
 typedef struct attr_worker {
     pthread_t th;
-    pthread_barrier_t *start;
+    pthread_barrier_t *ready, *start;
+    bool self_register; /* else the main thread registers it by tid */
     void (*work)(uint64_t);
     uint64_t burn_ns;
     pid_t tid;
@@ -93,7 +94,9 @@ static void *attr_thread(void *p)
     attr_worker *w = p;
     w->tid = tu_gettid();
     uint64_t c0 = tu_thread_cpu_ns();
-    w->reg_rc = sampler_thread_register(w);
+    if (w->self_register)
+        w->reg_rc = sampler_thread_register(w);
+    pthread_barrier_wait(w->ready);
     pthread_barrier_wait(w->start); /* both registered: burn side by side */
     if (w->reg_rc == 0) {
         w->work(w->burn_ns);
@@ -159,13 +162,15 @@ static int attr_drain_cb(const sampler_sample *s, void *arg)
 }
 
 /* Run both workers at `interval_ns`, drain, and check the shares. */
-static void attr_run(uint64_t interval_ns, sampler_stats *st_out, attr_drain *d)
+static void attr_run(uint64_t interval_ns, bool self_register, sampler_stats *st_out,
+                     attr_drain *d)
 {
     static attr_worker w[2];
     memset(w, 0, sizeof w);
     memset(d, 0, sizeof *d);
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, 2);
+    pthread_barrier_t ready, start;
+    pthread_barrier_init(&ready, NULL, 3);
+    pthread_barrier_init(&start, NULL, 3);
     w[0].work = attr_work_light;
     w[0].burn_ns = ATTR_LIGHT_NS;
     w[1].work = attr_work_heavy;
@@ -176,11 +181,19 @@ static void attr_run(uint64_t interval_ns, sampler_stats *st_out, attr_drain *d)
     cfg.walker = attr_walker;
     ck_assert_sampler(sampler_start(&cfg), 0);
     for (int i = 0; i < 2; i++) {
+        w[i].ready = &ready;
         w[i].start = &start;
+        w[i].self_register = self_register;
         ck_assert_int_eq(pthread_create(&w[i].th, NULL, attr_thread, &w[i]), 0);
     }
+    pthread_barrier_wait(&ready);
+    if (!self_register)
+        for (int i = 0; i < 2; i++)
+            w[i].reg_rc = sampler_thread_register_tid(w[i].tid, &w[i]);
+    pthread_barrier_wait(&start);
     for (int i = 0; i < 2; i++)
         pthread_join(w[i].th, NULL);
+    pthread_barrier_destroy(&ready);
     pthread_barrier_destroy(&start);
     ck_assert_sampler(w[0].reg_rc, 0);
     ck_assert_sampler(w[1].reg_rc, 0);
@@ -248,7 +261,18 @@ START_TEST(attribution_shares_match_cpu_at_5ms)
 {
     sampler_stats st;
     attr_drain d;
-    attr_run(5000000ULL, &st, &d);
+    attr_run(5000000ULL, true, &st, &d);
+}
+END_TEST
+
+/* The same with both threads registered by tid from the main thread: each
+ * timer runs on its own thread's CPU clock, not the caller's or the
+ * process's (those would give both threads the same share). */
+START_TEST(attribution_by_tid_shares_match_cpu_at_5ms)
+{
+    sampler_stats st;
+    attr_drain d;
+    attr_run(5000000ULL, false, &st, &d);
 }
 END_TEST
 
@@ -259,7 +283,7 @@ START_TEST(attribution_overruns_keep_totals_at_1ms)
 {
     sampler_stats st;
     attr_drain d;
-    attr_run(1000000ULL, &st, &d);
+    attr_run(1000000ULL, true, &st, &d);
     ck_assert_msg(st.overruns > 0, "no overruns at 1 ms with a 4 ms tick");
     ck_assert_msg(d.max_weight > 1, "no sample with weight > 1 at 1 ms");
 }
@@ -271,6 +295,7 @@ Suite *attribution_suite(void)
     TCase *tc = tcase_create("shares");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, attribution_shares_match_cpu_at_5ms);
+    tcase_add_test(tc, attribution_by_tid_shares_match_cpu_at_5ms);
     tcase_add_test(tc, attribution_overruns_keep_totals_at_1ms);
     suite_add_tcase(s, tc);
     return s;
