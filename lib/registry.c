@@ -78,9 +78,9 @@ static void sampler__slot_release(sampler__slot *s)
     sampler__g.free_list = s;
 }
 
-/* Take a slot away from the handler: wait out a handler holding it, then
- * invalidate its token. Afterwards no handler touches the slot's fields. */
-static void sampler__slot_seize(sampler__slot *s)
+/* Hold a slot against the handler: wait out a handler using it. While held,
+ * a handler for this slot counts its signal stale and leaves. */
+static void sampler__slot_hold(sampler__slot *s)
 {
     int idle;
     for (unsigned spins = 0;; spins++) {
@@ -90,8 +90,20 @@ static void sampler__slot_seize(sampler__slot *s)
         if (spins > 64)
             sched_yield();
     }
-    atomic_store(&s->gen, 0);
+}
+
+static void sampler__slot_unhold(sampler__slot *s)
+{
     atomic_store(&s->busy, SAMPLER__SLOT_IDLE);
+}
+
+/* Take a slot away from the handler: hold it, then invalidate its token.
+ * Afterwards no handler touches the slot's fields. */
+static void sampler__slot_seize(sampler__slot *s)
+{
+    sampler__slot_hold(s);
+    atomic_store(&s->gen, 0);
+    sampler__slot_unhold(s);
 }
 
 /* Under lock: unregister one slot (delete its timer when it has one). */
@@ -184,27 +196,49 @@ int sampler__thread_started(pid_t tid, unsigned long long *started)
     return 0;
 }
 
-static bool sampler__thread_alive(const sampler__slot *s)
+static bool sampler__timer_left(const sampler__slot *s)
 {
-    /* A CPU-clock timer is bound to its thread: while that thread lives, an
-     * armed timer reports time left. One system call settles the common case;
-     * a zero (disarmed, or the thread is gone) asks /proc. */
     struct itimerspec cur;
-    if (sampler__g.cfg.clock == SAMPLER_CLOCK_CPU && timer_gettime(s->timer, &cur) == 0 &&
-        (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0))
+    return timer_gettime(s->timer, &cur) == 0 &&
+           (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0);
+}
+
+/* CPU mode: is the slot's timer bound to a task that is gone? Such a timer
+ * reads zero although nobody disarmed it. The slot is held meanwhile, so no
+ * handler is between disarming its timer (pause) and marking it disarmed. */
+static bool sampler__timer_orphaned(sampler__slot *s)
+{
+    sampler__slot_hold(s);
+    bool orphaned = atomic_load(&s->disarmed) == 0 && !sampler__timer_left(s);
+    sampler__slot_unhold(s);
+    return orphaned;
+}
+
+/* Is the thread of this entry still the one that registered? */
+static bool sampler__thread_alive(sampler__slot *s)
+{
+    bool cpu = sampler__g.cfg.clock == SAMPLER_CLOCK_CPU;
+    /* A CPU-clock timer is bound to its thread's task, not to the tid: while
+     * the thread lives an armed timer reports time left. One system call
+     * settles the common case. */
+    if (cpu && sampler__timer_left(s))
         return true;
+    bool maybe;
     if (s->self) {
-        /* Self-registered threads are removed by the key destructor at exit;
-         * one gone without it (raw exit) is found by the kernel. */
-        return syscall(SYS_tgkill, getpid(), s->tid, 0) == 0 || errno != ESRCH;
+        /* Normally removed by the key destructor at exit; one gone without it
+         * (raw exit) is found by the kernel. */
+        maybe = syscall(SYS_tgkill, getpid(), s->tid, 0) == 0 || errno != ESRCH;
+    } else {
+        unsigned long long st;
+        int rc = sampler__thread_started(s->tid, &st);
+        if (rc == SAMPLER_ENOTHREAD)
+            return false;
+        /* rc < 0: cannot tell (out of file descriptors?): keep it */
+        maybe = rc < 0 || st == s->started;
     }
-    unsigned long long st;
-    int rc = sampler__thread_started(s->tid, &st);
-    if (rc == SAMPLER_ENOTHREAD)
-        return false;
-    if (rc < 0)
-        return true; /* cannot tell (out of file descriptors?): keep it */
-    return st == s->started;
+    /* The tid lives, but it may be a new thread that got the tid of ours
+     * (start times only have clock-tick resolution): the timer knows. */
+    return maybe && !(cpu && sampler__timer_orphaned(s));
 }
 
 /* Under lock: drop entries of threads that exited. */
