@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -298,6 +299,83 @@ START_TEST(many_forks_under_load)
 }
 END_TEST
 
+/* ---- fork from inside a drain callback ------------------------------------ */
+
+typedef struct drain_fork {
+    sem_t done;
+    int callbacks;
+    int fork_errno;
+    int child_status;
+    int drained;
+} drain_fork;
+
+/* A consumer callback that forks (say, to run a symbolizer). The child
+ * checks it is clean and exits; the callback waits for it. */
+static int fk_fork_in_cb(const sampler_sample *s, void *arg)
+{
+    drain_fork *d = arg;
+    (void)s;
+    d->callbacks++;
+    pid_t pid = fork();
+    if (pid < 0) {
+        d->fork_errno = errno;
+        return 1;
+    }
+    if (pid == 0)
+        _exit(fk_child_is_clean());
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    d->child_status = status;
+    return 1;
+}
+
+static void *fk_drain_fork_thread(void *arg)
+{
+    drain_fork *d = arg;
+    d->drained = sampler_drain(fk_fork_in_cb, d, 0);
+    sem_post(&d->done);
+    return NULL;
+}
+
+/* fork() called inside a sampler_drain() callback returns in both processes
+ * (it must not wait for the drain lock the calling thread itself holds), and
+ * the child is clean. Bounded: the drain runs in a helper thread and the test
+ * waits at most 10 s for it. */
+START_TEST(fork_inside_drain_callback)
+{
+    static drain_fork d;
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(sem_init(&d.done, 0, 0), 0);
+    tu_start(1000000);
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
+    while (tu_stats().samples == 0) {
+        ck_assert(tu_now_ns() < deadline);
+        tu_burn_cpu_ns(2000000);
+    }
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, fk_drain_fork_thread, &d), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int rc;
+    while ((rc = sem_timedwait(&d.done, &until)) < 0 && errno == EINTR)
+        ;
+    ck_assert_msg(rc == 0, "fork() inside a sampler_drain() callback did not return within "
+                           "10 s (deadlock on the drain lock in the atfork handler?)");
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(d.drained, 1);
+    ck_assert_int_eq(d.callbacks, 1);
+    ck_assert_int_eq(d.fork_errno, 0);
+    ck_assert_msg(WIFEXITED(d.child_status) && WEXITSTATUS(d.child_status) == 0,
+                  "child status 0x%x", d.child_status);
+    /* The parent still works. */
+    ck_assert_sampler(sampler_thread_unregister(), 0);
+    ck_assert_sampler(sampler_stop(), 0);
+}
+END_TEST
+
 Suite *fork_suite(void)
 {
     Suite *s = suite_create("fork");
@@ -307,6 +385,7 @@ Suite *fork_suite(void)
     tcase_add_test(tc, fork_from_sampled_thread);
     tcase_add_test(tc, fork_while_paused);
     tcase_add_test(tc, many_forks_under_load);
+    tcase_add_test(tc, fork_inside_drain_callback);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,9 +3,14 @@
  * by tid (the signal reaches the named thread), register_all, reclaiming
  * threads that exit without unregistering, and the registration error codes.
  */
+#define _GNU_SOURCE /* unshare(), CLONE_NEWPID */
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -553,6 +558,277 @@ START_TEST(self_register_after_by_tid)
 }
 END_TEST
 
+/* A self-registered thread cannot be registered again by tid; another thread
+ * can unregister it by tid, and then its own unregister finds nothing and its
+ * exit (key destructor with a stale token) removes nothing else. */
+START_TEST(by_tid_of_self_registered_thread)
+{
+    static worker w, other;
+    int base_timers = tu_count_timers();
+    tu_start(1000000);
+    worker_start(&w, 0, 1);
+    ck_assert_sampler(w.self_rc, 0);
+    pid_t wt = atomic_load(&w.tid);
+    ck_assert_sampler(sampler_thread_register_tid(wt, NULL), SAMPLER_EREGISTERED);
+    ck_assert_uint_eq(tu_stats().threads, 1);
+    ck_assert_sampler(sampler_thread_unregister_tid(wt), 0);
+    ck_assert_uint_eq(tu_stats().threads, 0);
+    ck_assert_int_eq(tu_count_timers(), base_timers);
+    /* Someone else takes the freed slot; the old thread's exit leaves it alone. */
+    worker_start(&other, 0, 1);
+    ck_assert_sampler(other.self_rc, 0);
+    ck_assert_uint_eq(tu_stats().threads, 1);
+    worker_stop(&w);
+    ck_assert_uint_eq(tu_stats().threads, 1);
+    ck_assert_int_eq(tu_count_timers(), base_timers + 1);
+    ck_assert_sampler(sampler_thread_unregister_tid(atomic_load(&other.tid)), 0);
+    worker_stop(&other);
+    ck_assert_sampler(sampler_stop(), 0);
+}
+END_TEST
+
+/* ---- RLIMIT_SIGPENDING ---------------------------------------------------------- */
+
+/* With RLIMIT_SIGPENDING at 0 no timer can be created: registration says
+ * SAMPLER_ETIMERLIMIT, counts it, registers nothing, and the threads already
+ * registered keep being sampled. */
+START_TEST(timer_limit_is_reported_and_counted)
+{
+    static worker w;
+    struct rlimit saved, zero;
+    ck_assert_int_eq(getrlimit(RLIMIT_SIGPENDING, &saved), 0);
+    int base_timers = tu_count_timers();
+    tu_start(1000000);
+    worker_start(&w, 1, 1); /* registered before the limit drops */
+    ck_assert_sampler(w.self_rc, 0);
+
+    zero = saved;
+    zero.rlim_cur = 0;
+    ck_assert_int_eq(setrlimit(RLIMIT_SIGPENDING, &zero), 0);
+    int rc_self = sampler_thread_register(NULL);
+    int rc_all = sampler_register_all_threads();
+    ck_assert_int_eq(setrlimit(RLIMIT_SIGPENDING, &saved), 0);
+
+    ck_assert_sampler(rc_self, SAMPLER_ETIMERLIMIT);
+    ck_assert_sampler(rc_all, SAMPLER_ETIMERLIMIT);
+    sampler_stats st = tu_stats();
+    ck_assert_uint_eq(st.timer_failures, 2);
+    ck_assert_uint_eq(st.threads, 1);
+    ck_assert_int_eq(tu_count_timers(), base_timers + 1);
+
+    /* The worker is still sampled. */
+    by_tid_tally t = {.w = &w, .n = 1, .expect_arg = {&w}};
+    by_tid_wait_samples(&t, 3);
+    ck_assert_uint_eq(t.other, 0);
+    /* With the limit back, registering works. */
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    ck_assert_uint_eq(tu_stats().threads, 2);
+    ck_assert_sampler(sampler_stop(), 0);
+    worker_stop(&w);
+}
+END_TEST
+
+/* ---- a reused tid ------------------------------------------------------------------ */
+
+/* Exit codes of the tid-reuse child. */
+enum {
+    REUSE_OK = 0,
+    REUSE_SETUP_FAILED = 77, /* no namespaces here: nothing checked */
+    REUSE_START = 10,
+    REUSE_FIRST_REGISTER,
+    REUSE_NOT_REUSED,      /* could not get the same tid again */
+    REUSE_TID_REGISTER,    /* register_tid on the reused tid did not return 0 */
+    REUSE_THREADS,         /* stale entry not replaced (threads != 1) */
+    REUSE_REAPED,          /* the replaced entry was not counted as reaped */
+    REUSE_NO_SAMPLES,      /* the new thread got no samples */
+    REUSE_WRONG_ARG,       /* the new thread's samples carry the old arg */
+    REUSE_SELF_REGISTER,   /* self-registering on a reused tid failed */
+    REUSE_STOP,
+};
+
+typedef struct reuse_thread {
+    pid_t tid;
+    int self_register;
+    int rc;
+    void *arg;
+    _Atomic int quit;
+    sem_t ready;
+} reuse_thread;
+
+static void *reuse_main(void *p)
+{
+    reuse_thread *r = p;
+    r->tid = tu_gettid();
+    if (r->self_register)
+        r->rc = sampler_thread_register(r->arg);
+    sem_post(&r->ready);
+    while (!atomic_load(&r->quit))
+        tu_burn_cpu_ns(1000000);
+    return NULL;
+}
+
+/* Next tid the kernel hands out in this (private) pid namespace. */
+static int reuse_set_next_tid(pid_t tid)
+{
+    int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+    if (fd < 0)
+        return -1;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%d", (int)tid - 1);
+    int ok = write(fd, buf, (size_t)n) == n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* Start a burning thread whose tid is `want` (0: any). */
+static int reuse_spawn(reuse_thread *r, pthread_t *th, pid_t want)
+{
+    if (want != 0 && reuse_set_next_tid(want) < 0)
+        return -1;
+    sem_init(&r->ready, 0, 0);
+    if (pthread_create(th, NULL, reuse_main, r) != 0)
+        return -1;
+    sem_wait(&r->ready);
+    return 0;
+}
+
+static void reuse_join(reuse_thread *r, pthread_t th)
+{
+    atomic_store(&r->quit, 1);
+    pthread_join(th, NULL);
+    while (rg_task_exists(r->tid))
+        rg_nap_us(200);
+}
+
+static int reuse_tally_cb(const sampler_sample *s, void *arg)
+{
+    uint64_t *n = arg; /* n[0] = tid, n[1] = samples, n[2] = with another arg, n[3] = arg */
+    if (s->tid == (pid_t)n[0]) {
+        n[1]++;
+        if ((uintptr_t)s->thread_arg != (uintptr_t)n[3])
+            n[2]++;
+    }
+    return 0;
+}
+
+/* One scenario: thread A is registered by tid and exits; B gets A's tid at
+ * once (usually within the same clock tick, so /proc start times are equal)
+ * and is registered (by tid if `b_self` is 0, by itself otherwise): the stale
+ * entry is replaced, not refused, and B's samples carry B's arg. */
+static int reuse_scenario(int b_self)
+{
+    static int arg_a, arg_b;
+    reuse_thread a = {0}, b = {0};
+    pthread_t ta, tb;
+    sampler_stats st;
+    sampler_get_stats(&st, sizeof st);
+    uint64_t reaped_before = st.reaped;
+    if (reuse_spawn(&a, &ta, 0) < 0)
+        return REUSE_SETUP_FAILED;
+    if (sampler_thread_register_tid(a.tid, &arg_a) != 0)
+        return REUSE_FIRST_REGISTER;
+    reuse_join(&a, ta);
+    b.self_register = b_self;
+    b.arg = &arg_b;
+    if (reuse_spawn(&b, &tb, a.tid) < 0)
+        return REUSE_SETUP_FAILED;
+    if (b.tid != a.tid)
+        return REUSE_NOT_REUSED;
+    if (b_self) {
+        if (b.rc != 0)
+            return REUSE_SELF_REGISTER;
+    } else if (sampler_thread_register_tid(b.tid, &arg_b) != 0) {
+        return REUSE_TID_REGISTER;
+    }
+    sampler_get_stats(&st, sizeof st);
+    if (st.threads != 1)
+        return REUSE_THREADS;
+    if (st.reaped != reaped_before + 1)
+        return REUSE_REAPED;
+    uint64_t n[4] = {(uint64_t)b.tid, 0, 0, (uint64_t)(uintptr_t)&arg_b};
+    uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
+    while (n[1] < 3 && tu_now_ns() < deadline) {
+        rg_nap_us(2000);
+        sampler_drain(reuse_tally_cb, n, 0);
+    }
+    if (n[1] < 3)
+        return REUSE_NO_SAMPLES;
+    if (n[2] != 0)
+        return REUSE_WRONG_ARG;
+    reuse_join(&b, tb);
+    /* B exited too: take its entry away before the next round. */
+    if (b_self == 0 && sampler_reap_threads() != 1)
+        return REUSE_THREADS;
+    return REUSE_OK;
+}
+
+static int reuse_child(int b_self)
+{
+    /* Own /proc for the new pid namespace, private to a new mount namespace. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        return REUSE_SETUP_FAILED;
+    sampler_config cfg;
+    sampler_config_init(&cfg, sizeof cfg);
+    cfg.interval_ns = 1000000;
+    if (sampler_start(&cfg) != 0)
+        return REUSE_START;
+    /* Three rounds: a round whose reuse happens to cross a tick boundary
+     * is then not the only evidence. */
+    int rc = REUSE_OK;
+    for (int round = 0; round < 3 && rc == REUSE_OK; round++)
+        rc = reuse_scenario(b_self);
+    if (rc == REUSE_OK && sampler_stop() != 0)
+        rc = REUSE_STOP;
+    return rc;
+}
+
+/* Run reuse_child() as pid 1 of a new pid namespace (needs CAP_SYS_ADMIN:
+ * it writes that namespace's ns_last_pid to get the same tid again). */
+static void reuse_run(int b_self)
+{
+    pid_t outer = fork();
+    ck_assert_int_ge(outer, 0);
+    if (outer == 0) {
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
+            _exit(REUSE_SETUP_FAILED);
+        pid_t inner = fork();
+        if (inner < 0)
+            _exit(REUSE_SETUP_FAILED);
+        if (inner == 0)
+            _exit(reuse_child(b_self));
+        int st;
+        if (waitpid(inner, &st, 0) != inner)
+            _exit(REUSE_SETUP_FAILED);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
+    int st;
+    ck_assert_int_eq(waitpid(outer, &st, 0), outer);
+    ck_assert(WIFEXITED(st));
+    if (WEXITSTATUS(st) == REUSE_SETUP_FAILED) {
+        fprintf(stderr, "registry: tid-reuse test skipped (no pid namespace / ns_last_pid)\n");
+        return;
+    }
+    ck_assert_msg(WEXITSTATUS(st) == REUSE_OK, "tid reuse (%s): child exit code %d",
+                  b_self ? "self" : "by tid", WEXITSTATUS(st));
+}
+
+/* A thread registered by tid exits; the kernel gives its tid to a new thread,
+ * which is registered by tid: the stale entry is replaced (counted as reaped),
+ * and the samples carry the new registration's arg. */
+START_TEST(reused_tid_replaces_stale_entry_by_tid)
+{
+    reuse_run(0);
+}
+END_TEST
+
+/* Same, but the new thread registers itself. */
+START_TEST(reused_tid_replaces_stale_entry_self)
+{
+    reuse_run(1);
+}
+END_TEST
+
 Suite *registry_suite(void)
 {
     Suite *s = suite_create("registry");
@@ -560,6 +836,8 @@ Suite *registry_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, register_unregister_error_codes);
     tcase_add_test(tc, self_register_after_by_tid);
+    tcase_add_test(tc, by_tid_of_self_registered_thread);
+    tcase_add_test(tc, timer_limit_is_reported_and_counted);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("by_tid");
@@ -572,6 +850,8 @@ Suite *registry_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, self_registered_thread_exit_is_reclaimed);
     tcase_add_test(tc, tid_registered_thread_exit_is_reaped);
+    tcase_add_test(tc, reused_tid_replaces_stale_entry_by_tid);
+    tcase_add_test(tc, reused_tid_replaces_stale_entry_self);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scale");
