@@ -148,6 +148,7 @@ int sampler__registry_resume(void);
 void sampler__registry_clear(bool have_timers); /* unregister all; free when stopped */
 void sampler__registry_free(void);
 void sampler__registry_after_fork(void);
+void sampler__registry_forget(void);
 
 /* timers.c */
 int sampler__timer_create(sampler__slot *s, uint64_t token, bool self);

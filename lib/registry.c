@@ -360,7 +360,7 @@ static int sampler__register_other(pid_t tid, void *thread_arg, bool refresh_map
     sampler__slot *old;
     HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), old);
     if (old != NULL) {
-        if (old->self ? sampler__thread_alive(old) : old->started == started)
+        if (sampler__thread_alive(old))
             return SAMPLER_EREGISTERED;
         /* The tid was reused: the entry belongs to a thread that exited. */
         sampler__teardown(old, true);
@@ -554,6 +554,21 @@ void sampler__registry_free(void)
     g->free_list = NULL;
     g->nslots = 0;
     g->nthreads = 0;
+}
+
+/* In a fork child forked from a drain callback: drop the registry without
+ * reading it (another thread of the parent may have been changing it). */
+void sampler__registry_forget(void)
+{
+    sampler__global *g = &sampler__g;
+    for (uint32_t c = 0; c < SAMPLER__MAX_CHUNKS; c++)
+        atomic_store(&g->chunks[c], NULL);
+    g->by_tid = NULL;
+    g->free_list = NULL;
+    g->nslots = 0;
+    g->nthreads = 0;
+    atomic_store(&g->maps, NULL);
+    g->retired = NULL;
 }
 
 /* In the fork child: the timers were not inherited; forget them. */

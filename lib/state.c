@@ -19,34 +19,50 @@ uint8_t sampler__tag;
 
 static pthread_once_t sampler__once = PTHREAD_ONCE_INIT;
 
+/* fork() from a drain callback: this thread holds drain_lock, and another
+ * thread may hold g.lock waiting for drain_lock (sampler_start), so prepare
+ * takes no lock then, and the child drops what it cannot trust. */
+static _Thread_local bool sampler__fork_unlocked;
+
 /* Only the registry lock is held across fork: the child throws the buffer
- * away and re-initialises drain_lock, and taking it here would deadlock a
- * fork() called from a drain callback. */
+ * away and re-initialises drain_lock. */
 static void sampler__atfork_prepare(void)
 {
-    pthread_mutex_lock(&sampler__g.lock);
+    sampler__fork_unlocked = sampler__in_drain != 0;
+    if (!sampler__fork_unlocked)
+        pthread_mutex_lock(&sampler__g.lock);
 }
 
 static void sampler__atfork_parent(void)
 {
-    pthread_mutex_unlock(&sampler__g.lock);
+    if (!sampler__fork_unlocked)
+        pthread_mutex_unlock(&sampler__g.lock);
 }
 
 /* The child has no timers and one thread. Put it in a clean stopped state. */
 static void sampler__atfork_child(void)
 {
     sampler__global *g = &sampler__g;
+    /* One thread now: whoever held g.lock in the parent is not here. */
     pthread_mutex_init(&g->lock, NULL);
-    pthread_mutex_init(&g->drain_lock, NULL);
-    sampler__in_drain = 0;
     if (atomic_load(&g->state) != SAMPLER__STOPPED) {
         atomic_store(&g->state, SAMPLER__STOPPING);
         sampler__signal_restore(g->signo);
     }
-    sampler__registry_after_fork();
-    sampler__maps_collect(true);
     sampler__buffer *b = atomic_exchange(&g->buf, NULL);
-    sampler__buffer_free(b);
+    if (sampler__fork_unlocked) {
+        /* Forked from a drain callback: the registry may have been half-way
+         * through a change in another thread, so forget it without walking
+         * it (its memory stays in this child); the drain under way still
+         * reads `b` and releases drain_lock when the callback returns. */
+        sampler__registry_forget();
+        sampler__fork_unlocked = false;
+    } else {
+        pthread_mutex_init(&g->drain_lock, NULL);
+        sampler__registry_after_fork();
+        sampler__maps_collect(true);
+        sampler__buffer_free(b);
+    }
     memset(&g->ctr, 0, sizeof g->ctr);
     atomic_store(&g->paused, 0);
     atomic_store(&g->inflight, 0);
