@@ -1,0 +1,116 @@
+"""sampler: per-thread CPU-time sampling of native stacks, over libsampler.
+
+Every registered thread gets a POSIX timer on its own CPU clock; the signal
+handler (C, on that thread) walks the *native* stack with frame pointers and
+stores a sample. Python functions are not visible as such (the walker sees
+the interpreter's C frames), but native hot spots that run with the GIL
+released (zlib, hashlib, numpy...) show up under their C function names.
+
+Quick use::
+
+    import sampler
+    with sampler.profile(interval=0.005) as p:
+        work()                      # threads started here are sampled too
+    print(p.format_top(5))          # top native functions per thread
+    p.write_folded("out.folded")    # for flamegraph.pl / speedscope
+
+Lower level: :func:`start`, :func:`stop`, :func:`pause`, :func:`resume`,
+:func:`register_thread`, :func:`drain`, :func:`stats`. Errors from the C
+library raise a :class:`SamplerError` subclass per ``SAMPLER_E*`` code.
+"""
+from __future__ import annotations
+
+from ._core import (
+    CLOCKS,
+    WALKERS,
+    Sample,
+    Stats,
+    drain,
+    is_active,
+    library_version,
+    pause,
+    reap_threads,
+    register_all_threads,
+    register_thread,
+    register_tid,
+    resume,
+    samples,
+    start,
+    state,
+    stats,
+    stop,
+    thread_names,
+    unregister_thread,
+    unregister_tid,
+)
+from ._errors import (
+    AlreadyPausedError,
+    AlreadyRegisteredError,
+    AlreadyStartedError,
+    BusyError,
+    InvalidArgumentError,
+    NoSuchThreadError,
+    NotPausedError,
+    NotRegisteredError,
+    NotStartedError,
+    OutOfMemoryError,
+    SamplerError,
+    SignalError,
+    StructSizeError,
+    SystemCallError,
+    TimerLimitError,
+)
+from ._report import FunctionShare, folded_lines, format_top, top_functions, write_folded
+from ._sampler_obj import Sampler, profile
+from ._symbols import Symbol, frame_symbol, symbolize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyPausedError",
+    "AlreadyRegisteredError",
+    "AlreadyStartedError",
+    "BusyError",
+    "CLOCKS",
+    "FunctionShare",
+    "InvalidArgumentError",
+    "NoSuchThreadError",
+    "NotPausedError",
+    "NotRegisteredError",
+    "NotStartedError",
+    "OutOfMemoryError",
+    "Sample",
+    "Sampler",
+    "SamplerError",
+    "SignalError",
+    "Stats",
+    "StructSizeError",
+    "Symbol",
+    "SystemCallError",
+    "TimerLimitError",
+    "WALKERS",
+    "drain",
+    "folded_lines",
+    "format_top",
+    "frame_symbol",
+    "is_active",
+    "library_version",
+    "pause",
+    "profile",
+    "reap_threads",
+    "register_all_threads",
+    "register_thread",
+    "register_tid",
+    "resume",
+    "samples",
+    "start",
+    "state",
+    "stats",
+    "stop",
+    "symbolize",
+    "thread_names",
+    "top_functions",
+    "unregister_thread",
+    "unregister_tid",
+    "write_folded",
+]

@@ -1,0 +1,164 @@
+"""Exceptions: one :class:`SamplerError` subclass per ``SAMPLER_E*`` code."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Type
+
+from _sampler import ffi, lib
+
+__all__ = [
+    "SamplerError",
+    "InvalidArgumentError",
+    "OutOfMemoryError",
+    "AlreadyStartedError",
+    "NotStartedError",
+    "AlreadyPausedError",
+    "NotPausedError",
+    "TimerLimitError",
+    "NoSuchThreadError",
+    "AlreadyRegisteredError",
+    "NotRegisteredError",
+    "SignalError",
+    "SystemCallError",
+    "StructSizeError",
+    "BusyError",
+]
+
+
+class SamplerError(Exception):
+    """A libsampler call failed.
+
+    Attributes:
+        code: the negative ``SAMPLER_E*`` code the C call returned.
+        name: its name, e.g. ``"SAMPLER_ENOTSTARTED"`` (``sampler_err_name``).
+        message: the C library's explanation (``sampler_strerror``).
+        call: the C function that failed, when known.
+    """
+
+    #: the ``SAMPLER_E*`` code of this class (``None`` for the base class)
+    CODE: Optional[int] = None
+
+    def __init__(self, code: int, call: Optional[str] = None, message: Optional[str] = None):
+        self.code: int = code
+        self.name: str = ffi.string(lib.sampler_err_name(code)).decode()
+        self.message: str = message or ffi.string(lib.sampler_strerror(code)).decode()
+        self.call: Optional[str] = call
+        where = f"{call}: " if call else ""
+        super().__init__(f"{where}{self.message} ({self.name})")
+
+
+class InvalidArgumentError(SamplerError, ValueError):
+    """``SAMPLER_EINVAL``: an argument is out of range (also a :class:`ValueError`)."""
+
+    CODE = -1
+
+
+class OutOfMemoryError(SamplerError, MemoryError):
+    """``SAMPLER_ENOMEM``: the library could not allocate memory."""
+
+    CODE = -2
+
+
+class AlreadyStartedError(SamplerError):
+    """``SAMPLER_ESTARTED``: the sampler is already started; call :func:`sampler.stop` first."""
+
+    CODE = -3
+
+
+class NotStartedError(SamplerError):
+    """``SAMPLER_ENOTSTARTED``: the sampler is not started; call :func:`sampler.start` first."""
+
+    CODE = -4
+
+
+class AlreadyPausedError(SamplerError):
+    """``SAMPLER_EPAUSED``: the sampler is already paused."""
+
+    CODE = -5
+
+
+class NotPausedError(SamplerError):
+    """``SAMPLER_ENOTPAUSED``: :func:`sampler.resume` without :func:`sampler.pause`."""
+
+    CODE = -6
+
+
+class TimerLimitError(SamplerError):
+    """``SAMPLER_ETIMERLIMIT``: the per-user POSIX timer limit (``RLIMIT_SIGPENDING``,
+    ``ulimit -i``) is reached. Threads already registered keep being sampled."""
+
+    CODE = -7
+
+
+class NoSuchThreadError(SamplerError):
+    """``SAMPLER_ENOTHREAD``: no such thread in this process (it may have exited)."""
+
+    CODE = -8
+
+
+class AlreadyRegisteredError(SamplerError):
+    """``SAMPLER_EREGISTERED``: the thread is already registered."""
+
+    CODE = -9
+
+
+class NotRegisteredError(SamplerError):
+    """``SAMPLER_ENOTREGISTERED``: the thread is not registered."""
+
+    CODE = -10
+
+
+class SignalError(SamplerError):
+    """``SAMPLER_ESIGNAL``: the signal cannot be used for sampling."""
+
+    CODE = -11
+
+
+class SystemCallError(SamplerError):
+    """``SAMPLER_ESYSTEM``: a system call failed unexpectedly."""
+
+    CODE = -12
+
+
+class StructSizeError(SamplerError):
+    """``SAMPLER_ESTRUCTSIZE``: header/library struct size mismatch (a build problem)."""
+
+    CODE = -13
+
+
+class BusyError(SamplerError):
+    """``SAMPLER_EBUSY``: not allowed from inside a drain."""
+
+    CODE = -14
+
+
+_BY_CODE: Dict[int, Type[SamplerError]] = {
+    cls.CODE: cls
+    for cls in (
+        InvalidArgumentError,
+        OutOfMemoryError,
+        AlreadyStartedError,
+        NotStartedError,
+        AlreadyPausedError,
+        NotPausedError,
+        TimerLimitError,
+        NoSuchThreadError,
+        AlreadyRegisteredError,
+        NotRegisteredError,
+        SignalError,
+        SystemCallError,
+        StructSizeError,
+        BusyError,
+    )
+}
+
+
+def error_for(code: int, call: Optional[str] = None, message: Optional[str] = None) -> SamplerError:
+    """The exception for a negative ``SAMPLER_E*`` code (the base class for an unknown one)."""
+    return _BY_CODE.get(code, SamplerError)(code, call, message)
+
+
+def check(rc: int, call: str) -> int:
+    """Return ``rc`` if it is >= 0, else raise the matching :class:`SamplerError`."""
+    if rc < 0:
+        raise error_for(rc, call)
+    return rc

@@ -1,0 +1,249 @@
+"""cffi build script for ``_sampler``, the out-of-line API-mode module under
+the ``sampler`` package.
+
+Two ways to find libsampler:
+
+* **Installed** (the default, used by ``pip install``): ask
+  ``pkg-config --static --cflags --libs libsampler`` for the flags, as pynacl
+  and coincurve do. Set ``PKG_CONFIG_PATH`` if libsampler.pc is not on
+  pkg-config's path.
+* **Build tree** (used by ``make``): set ``SAMPLER_TOP_BUILDDIR`` (and
+  ``SAMPLER_TOP_SRCDIR`` for a VPATH build). The flags still come from
+  ``pkg-config --static``, on the uninstalled ``libsampler.pc`` of the build
+  tree with ``libdir``/``includedir`` pointed at ``lib/.libs`` and
+  ``include/``, so the just-built PIC ``libsampler.a`` is linked instead of an
+  installed copy.
+
+Run it directly to build the extension into a directory::
+
+    python3 sampler_build.py [OUTDIR]
+"""
+import os
+import shlex
+import subprocess
+import sys
+
+from cffi import FFI
+
+CDEF = r"""
+/* ---- sampler.h: the part of the API the binding uses ---- */
+typedef int... pid_t;
+
+unsigned int sampler_version(void);
+const char *sampler_version_string(void);
+const char *sampler_strerror(int err);
+const char *sampler_err_name(int err);
+
+typedef struct sampler_walk_ctx {
+    const void *ucontext;
+    pid_t tid;
+    void *thread_arg;
+    uintptr_t stack_lo;
+    uintptr_t stack_hi;
+} sampler_walk_ctx;
+typedef int (*sampler_walker_fn)(const sampler_walk_ctx *ctx, uintptr_t *pcs,
+                                 int max_depth, void *walker_arg);
+int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
+                    void *walker_arg);
+
+typedef enum sampler_clock { SAMPLER_CLOCK_CPU = 0, SAMPLER_CLOCK_WALL = 1 } sampler_clock;
+#define SAMPLER_MAX_DEPTH ...
+#define SAMPLER_BUFFER_MAX ...
+#define SAMPLER_INTERVAL_MIN_NS ...
+#define SAMPLER_INTERVAL_MAX_NS ...
+#define SAMPLER_EINVAL ...
+
+typedef struct sampler_config {
+    size_t size;
+    uint64_t interval_ns;
+    sampler_clock clock;
+    int signo;
+    sampler_walker_fn walker;
+    void *walker_arg;
+    int max_depth;
+    size_t buffer_capacity;
+    ...;
+} sampler_config;
+int sampler_config_init(sampler_config *cfg, size_t size);
+
+int sampler_start(const sampler_config *cfg);
+int sampler_stop(void);
+int sampler_pause(void);
+int sampler_resume(void);
+int sampler_state(void);
+
+int sampler_thread_register(void *thread_arg);
+int sampler_thread_register_tid(pid_t tid, void *thread_arg);
+int sampler_register_all_threads(void);
+int sampler_thread_unregister(void);
+int sampler_thread_unregister_tid(pid_t tid);
+int sampler_reap_threads(void);
+
+typedef struct sampler_stats {
+    size_t size;
+    uint64_t signals;
+    uint64_t samples;
+    uint64_t weight;
+    uint64_t overruns;
+    uint64_t dropped;
+    uint64_t dropped_weight;
+    uint64_t paused;
+    uint64_t foreign;
+    uint64_t stale;
+    uint64_t timer_failures;
+    uint64_t threads;
+    uint64_t reaped;
+    ...;
+} sampler_stats;
+int sampler_get_stats(sampler_stats *out, size_t size);
+
+/* ---- helpers defined in set_source below ---- */
+typedef struct pysampler_buf {
+    uint64_t *words;   /* per sample: tid, time_ns, weight, thread_arg, depth, pcs... */
+    size_t len;
+    size_t cap;
+    int oom;
+} pysampler_buf;
+int pysampler_drain(pysampler_buf *buf, size_t max);
+void pysampler_buf_free(pysampler_buf *buf);
+
+/* ---- <dlfcn.h>: symbolization ---- */
+typedef struct {
+    const char *dli_fname;
+    void *dli_fbase;
+    const char *dli_sname;
+    void *dli_saddr;
+} Dl_info;
+int dladdr(const void *addr, Dl_info *info);
+"""
+
+SOURCE = r"""
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr, Dl_info */
+#endif
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sampler.h>
+
+typedef struct pysampler_buf {
+    uint64_t *words;
+    size_t len;
+    size_t cap;
+    int oom;
+} pysampler_buf;
+
+/* Drain callback: copy each sample into one flat array of words, so the
+ * drain runs without calling back into Python (and without the GIL). */
+static int pysampler_collect(const sampler_sample *s, void *arg)
+{
+    pysampler_buf *b = arg;
+    int depth = s->depth > 0 ? s->depth : 0;
+    size_t need = b->len + 5 + (size_t)depth;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint64_t *w = realloc(b->words, cap * sizeof *w);
+        if (w == NULL) {
+            b->oom = 1;
+            return 1; /* stop; this one sample is lost */
+        }
+        b->words = w;
+        b->cap = cap;
+    }
+    uint64_t *w = b->words + b->len;
+    w[0] = (uint64_t)(int64_t)s->tid;
+    w[1] = s->time_ns;
+    w[2] = s->weight;
+    w[3] = (uint64_t)(uintptr_t)s->thread_arg;
+    w[4] = (uint64_t)depth;
+    for (int i = 0; i < depth; i++)
+        w[5 + i] = (uint64_t)s->pcs[i];
+    b->len = need;
+    return 0;
+}
+
+static int pysampler_drain(pysampler_buf *buf, size_t max)
+{
+    return sampler_drain(pysampler_collect, buf, max);
+}
+
+static void pysampler_buf_free(pysampler_buf *buf)
+{
+    free(buf->words);
+    buf->words = NULL;
+    buf->len = buf->cap = 0;
+}
+"""
+
+
+def _pkg_config(args, env=None):
+    cmd = [os.environ.get("PKG_CONFIG", "pkg-config")] + args
+    try:
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    except FileNotFoundError:
+        sys.exit("sampler_build.py: pkg-config not found (Debian: apt-get install pkg-config)")
+    except subprocess.CalledProcessError as e:
+        sys.exit(
+            "sampler_build.py: %s failed:\n%s\nInstall libsampler (make install) and, if "
+            "libsampler.pc is not on pkg-config's path, set PKG_CONFIG_PATH "
+            "(e.g. /usr/local/lib/pkgconfig)." % (" ".join(cmd), e.stderr.strip())
+        )
+    return shlex.split(out.stdout)
+
+
+def _flags():
+    """Compiler and linker arguments from ``pkg-config --static``."""
+    builddir = os.environ.get("SAMPLER_TOP_BUILDDIR")
+    env = None
+    args = ["--static", "--cflags", "--libs"]
+    extra_include = []
+    if builddir:
+        builddir = os.path.abspath(builddir)
+        srcdir = os.path.abspath(os.environ.get("SAMPLER_TOP_SRCDIR", builddir))
+        env = dict(os.environ)
+        # Only the build tree's uninstalled libsampler.pc.
+        env["PKG_CONFIG_LIBDIR"] = builddir
+        env["PKG_CONFIG_PATH"] = ""
+        args += [
+            "--define-variable=libdir=" + os.path.join(builddir, "lib", ".libs"),
+            "--define-variable=includedir=" + os.path.join(srcdir, "include"),
+        ]
+        # Generated header (include/sampler/version.h) lives in the build dir.
+        extra_include.append(os.path.join(builddir, "include"))
+    include_dirs, library_dirs, libraries, cflags, ldflags = list(extra_include), [], [], [], []
+    for tok in _pkg_config(args + ["libsampler"], env):
+        if tok.startswith("-I"):
+            include_dirs.append(tok[2:])
+        elif tok.startswith("-L"):
+            library_dirs.append(tok[2:])
+        elif tok.startswith("-l"):
+            libraries.append(tok[2:])
+        elif tok == "-pthread":
+            cflags.append(tok)
+            ldflags.append(tok)
+        else:
+            ldflags.append(tok)
+    if "sampler" in libraries:  # keep libsampler first: the static link order matters
+        libraries.remove("sampler")
+    libraries.insert(0, "sampler")
+    if "dl" not in libraries:
+        libraries.append("dl")  # dladdr (in libc since glibc 2.34; harmless before)
+    return dict(
+        include_dirs=include_dirs,
+        library_dirs=library_dirs,
+        libraries=libraries,
+        extra_compile_args=cflags,
+        extra_link_args=ldflags,
+    )
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source("_sampler", SOURCE, **_flags())
+
+if __name__ == "__main__":
+    outdir = sys.argv[1] if len(sys.argv) > 1 else "."
+    os.makedirs(outdir, exist_ok=True)
+    ffibuilder.compile(tmpdir=outdir, verbose=bool(os.environ.get("V") == "1"))

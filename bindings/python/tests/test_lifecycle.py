@@ -1,0 +1,117 @@
+"""Start/stop/pause/resume, the context manager, drain and stats."""
+import threading
+import time
+
+import sampler
+from conftest import burn_cpu
+
+
+def test_state_and_version():
+    assert sampler.state() == "stopped"
+    assert sampler.library_version() == sampler.__version__
+    sampler.start(interval=0.005)
+    assert sampler.state() == "running" and sampler.is_active()
+    sampler.pause()
+    assert sampler.state() == "paused"
+    sampler.resume()
+    sampler.stop()
+    assert sampler.state() == "stopped" and not sampler.is_active()
+
+
+def test_context_manager_collects_main_thread():
+    with sampler.Sampler(interval=0.002) as s:
+        assert sampler.state() == "running"
+        burn_cpu(0.3)
+    assert sampler.state() == "stopped"
+    got = s.samples()
+    assert len(got) > 10
+    me = threading.get_native_id()
+    assert {x.tid for x in got} == {me}
+    st = s.stats()
+    assert st.signals == st.samples + st.dropped
+    assert sum(x.weight for x in got) == st.weight
+    # 0.3 s of CPU at 2 ms: weight counts intervals (overruns folded in)
+    assert 100 <= st.weight <= 200
+    for x in got:
+        assert isinstance(x.pcs, tuple) and len(x.pcs) >= 1 and x.weight >= 1
+    assert all(a.time_ns <= b.time_ns for a, b in zip(got, got[1:]))
+
+
+def test_profile_alias_and_folded(tmp_path):
+    with sampler.profile(0.004) as p:
+        burn_cpu(0.1)
+    out = tmp_path / "p.folded"
+    n = p.write_folded(out)
+    lines = out.read_text().splitlines()
+    assert n == len(lines) > 0
+    total = 0
+    for line in lines:
+        stack, w = line.rsplit(" ", 1)
+        assert stack.startswith("MainThread-")
+        total += int(w)
+    assert total == p.stats().weight
+
+
+def test_pause_means_no_samples():
+    sampler.start(interval=0.002)
+    burn_cpu(0.1)
+    sampler.pause()
+    t_paused = time.monotonic_ns()
+    before = sampler.drain()
+    assert before and all(s.time_ns <= t_paused for s in before)
+    burn_cpu(0.3)
+    assert sampler.drain() == []
+    st = sampler.stats()
+    t_resume = time.monotonic_ns()
+    sampler.resume()
+    burn_cpu(0.1)
+    sampler.stop()
+    after = sampler.drain()
+    assert after and all(s.time_ns >= t_resume for s in after)
+    assert sampler.stats().samples - st.samples == len(after)
+
+
+def test_drain_max_and_samples_iterator():
+    sampler.start(interval=0.002)
+    burn_cpu(0.1)
+    sampler.stop()
+    first = sampler.drain(3)
+    assert len(first) == 3
+    rest = list(sampler.samples(batch=2))
+    assert len(rest) == sampler.stats().samples - 3
+    assert sampler.drain() == []
+
+
+def test_samples_readable_after_stop_until_next_start():
+    sampler.start(interval=0.002)
+    burn_cpu(0.05)
+    sampler.stop()
+    sampler.start()
+    sampler.stop()
+    assert sampler.drain() == []  # start discarded them
+
+
+def test_thread_arg_round_trip():
+    tag = {"request": 42}
+    got = []
+
+    def worker():
+        sampler.register_thread(tag)
+        burn_cpu(0.1)
+        got.append(threading.get_native_id())
+
+    sampler.start(interval=0.002, current_thread=False, new_threads=False)
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    sampler.stop()
+    samples = sampler.drain()
+    assert samples and all(s.tid == got[0] and s.thread_arg is tag for s in samples)
+
+
+def test_wall_clock_samples_idle_thread():
+    sampler.start(interval=0.005, clock="wall")
+    time.sleep(0.2)
+    sampler.stop()
+    # wall clock: sampled while sleeping; CPU clock would give ~nothing
+    assert sum(s.weight for s in sampler.drain()) >= 20
