@@ -117,3 +117,29 @@ def test_every_code_has_its_class():
     assert len(seen) == 14
     unknown = _errors.error_for(-999)
     assert type(unknown) is sampler.SamplerError and unknown.message == "unknown error"
+
+
+def test_timer_limit_in_child():
+    # RLIMIT_SIGPENDING bounds POSIX timers per user: with it at 0 the
+    # timer cannot be created. Done in a child so this process keeps its limit.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import resource, sampler
+        soft, hard = resource.getrlimit(resource.RLIMIT_SIGPENDING)
+        resource.setrlimit(resource.RLIMIT_SIGPENDING, (0, hard))
+        sampler.start(current_thread=False)
+        try:
+            sampler.register_thread()
+        except sampler.TimerLimitError as e:
+            assert e.code == -7 and "ulimit -i" in e.message, e
+            assert sampler.stats().timer_failures == 1
+            print("TIMERLIMIT")
+        else:
+            print("REGISTERED")
+        sampler.stop()
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "TIMERLIMIT", out

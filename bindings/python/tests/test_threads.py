@@ -92,3 +92,17 @@ def test_existing_threads():
         done.set()
         t.join()
     assert box["tid"] in {x.tid for x in s.samples()}
+
+
+def test_exited_threads_unregister_themselves():
+    import time
+
+    sampler.start(interval=0.002, current_thread=False)
+    _run_workers(3, 0.02)
+    # A thread's timer is deleted by a pthread key destructor when the native
+    # thread exits, shortly after join() returns: bounded wait.
+    deadline = time.monotonic() + 5
+    while sampler.stats().threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sampler.stats().threads == 0
+    sampler.stop()
