@@ -100,7 +100,6 @@ _arg_keys = itertools.count(1)
 _names: Dict[int, str] = {}
 # threading's profile hook before ours (restored at stop), and whether ours is set
 _prev_hook: Optional[Callable[..., Any]] = None
-_hook_installed = False
 
 
 def library_version() -> str:
@@ -169,7 +168,8 @@ def start(
         signo: the signal the timers raise (default ``SIGPROF``).
         current_thread: register the calling thread.
         new_threads: register every thread started through :mod:`threading`
-            while sampling, on its first Python call (see :func:`_thread_hook`).
+            while sampling, on its first Python call (see the note above
+            ``_make_thread_hook`` in this module).
         existing_threads: also register every thread that exists now,
             including native ones (``sampler_register_all_threads``).
 
@@ -386,37 +386,45 @@ def _get_threading_profile() -> Optional[Callable[..., Any]]:
     return getattr(threading, "_profile_hook", None)
 
 
-def _thread_hook(frame: Any, event: str, arg: Any) -> None:
-    """Profile hook run once in each new :mod:`threading` thread: register it."""
-    prev = _prev_hook
-    sys.setprofile(prev)
-    try:
-        register_thread()
-    except SamplerError:
-        # Not started any more (stopped before this thread ran), already
-        # registered, or out of timers (counted in stats().timer_failures).
-        pass
-    if prev is not None:
-        prev(frame, event, arg)
+def _make_thread_hook(prev: Optional[Callable[..., Any]]) -> Callable[[Any, str, Any], None]:
+    """The profile hook run once in each new :mod:`threading` thread: it puts
+    back ``prev`` (the user's hook, bound now so a late-starting thread still
+    gets it after :func:`stop`), registers the thread and forwards the event."""
+
+    def _thread_hook(frame: Any, event: str, arg: Any) -> None:
+        sys.setprofile(prev)
+        try:
+            register_thread()
+        except SamplerError:
+            # Not started any more (stopped before this thread ran), already
+            # registered, or out of timers (counted in stats().timer_failures).
+            pass
+        if prev is not None:
+            prev(frame, event, arg)
+
+    return _thread_hook
+
+
+_hook: Optional[Callable[..., Any]] = None
 
 
 def _install_hook() -> None:
-    global _prev_hook, _hook_installed
-    if _hook_installed:
+    global _prev_hook, _hook
+    if _hook is not None:
         return
     _prev_hook = _get_threading_profile()
-    threading.setprofile(_thread_hook)
-    _hook_installed = True
+    _hook = _make_thread_hook(_prev_hook)
+    threading.setprofile(_hook)
 
 
 def _remove_hook() -> None:
-    global _prev_hook, _hook_installed
-    if not _hook_installed:
+    global _prev_hook, _hook
+    if _hook is None:
         return
-    if _get_threading_profile() is _thread_hook:
+    if _get_threading_profile() is _hook:
         threading.setprofile(_prev_hook)  # type: ignore[arg-type]
     _prev_hook = None
-    _hook_installed = False
+    _hook = None
 
 
 # ---------------------------------------------------------------------------
