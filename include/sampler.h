@@ -259,7 +259,7 @@ SAMPLER_API int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int
  * @param max_depth  capacity of @p pcs
  * @param walker_arg unused
  * @return the number of program counters written (1 to @p max_depth; 0 only
- *         for a NULL @p ctx or @p pcs, or @p max_depth < 1)
+ *         for a NULL @p ctx, `ctx->ucontext` or @p pcs, or @p max_depth < 1)
  * @note async-signal-safe in the sense documented in ARCHITECTURE.md
  *       "libunwind walker", with these limits. A sample that interrupts the
  *       dynamic loader, libc's `dl_iterate_phdr`, `pthread_mutex_lock`/`unlock`
