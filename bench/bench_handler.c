@@ -21,6 +21,10 @@
  *   table (lib/internal.h), which a bench linked with the static library can
  *   do; nothing in the handler path is changed.
  *
+ * Part 1c repeats method A through descend_nofp, built -fomit-frame-pointer,
+ *   with the FP walker and with sampler_walk_libunwind() (when built with
+ *   libunwind), and prints the libunwind ratio at depth 30.
+ *
  * Method B (cross-check through real timers): a fixed CPU-bound workload at
  *   depth D is run (1) with no timer, (2) with a bare per-thread timer
  *   (timer_create CLOCK_MONOTONIC, SIGEV_THREAD_ID to itself, every 50 us)
@@ -98,6 +102,19 @@ static __attribute__((noinline)) uint64_t descend(int depth, leaf_fn fn, void *a
     return r + (uint64_t)keep;
 }
 
+/* The same without frame pointers (Part 1c): code as distributions build it,
+ * which the FP walker cannot follow and the libunwind walker can. */
+typedef uint64_t (*descend_fn)(int depth, leaf_fn fn, void *arg);
+static __attribute__((noinline, optimize("omit-frame-pointer"))) uint64_t
+descend_nofp(int depth, leaf_fn fn, void *arg)
+{
+    volatile int keep = depth;
+    if (depth <= 1)
+        return fn(arg);
+    uint64_t r = descend_nofp(depth - 1, fn, arg);
+    return r + (uint64_t)keep;
+}
+
 /* ---- method A ---------------------------------------------------------------- */
 
 typedef struct a_arg {
@@ -153,6 +170,58 @@ static int discard(const sampler_sample *s, void *arg)
     return 0;
 }
 
+/* One table row of method A: A_ROUNDS rounds alternating floor/libsampler at
+ * `depth` frames of `desc`, with `walker`. Prints the row; the median ratio
+ * goes to *ratio_out when given. */
+static void a_row(int depth, sampler_walker_fn walker, descend_fn desc, double *ratio_out)
+{
+    double fl[A_ROUNDS], lib[A_ROUNDS], extra[A_ROUNDS];
+    frames_sum = 0;
+    frames_n = 0;
+    for (int r = 0; r < A_ROUNDS; r++) {
+        /* floor */
+        install_empty_handler();
+        floor_count = 0;
+        a_arg a = {.token = 0, .n = A_DELIVERIES};
+        desc(depth, a_leaf, &a);
+        if (floor_count != A_DELIVERIES)
+            BENCH_DIE("floor: %d of %d signals handled", (int)floor_count, A_DELIVERIES);
+        fl[r] = (double)a.cpu_ns / 1000.0 / A_DELIVERIES;
+
+        /* libsampler (sampler_stop puts the empty handler back) */
+        sampler_config cfg;
+        BENCH_OK(sampler_config_init(&cfg, sizeof cfg));
+        cfg.interval_ns = 3600000000000ULL; /* the real timer never fires */
+        cfg.max_depth = MAX_DEPTH;
+        cfg.buffer_capacity = A_DELIVERIES;
+        cfg.walker = walker;
+        BENCH_OK(sampler_start(&cfg));
+        BENCH_OK(sampler_thread_register(NULL));
+        a.token = own_token();
+        desc(depth, a_leaf, &a);
+        sampler_stats st;
+        BENCH_OK(sampler_get_stats(&st, sizeof st));
+        if (st.samples != A_DELIVERIES || st.dropped != 0)
+            BENCH_DIE("libsampler: %llu samples, %llu dropped, %llu stale of %d",
+                      (unsigned long long)st.samples, (unsigned long long)st.dropped,
+                      (unsigned long long)st.stale, A_DELIVERIES);
+        BENCH_OK(sampler_stop());
+        BENCH_OK(sampler_drain(count_frames, NULL, 0));
+        lib[r] = (double)a.cpu_ns / 1000.0 / A_DELIVERIES;
+        extra[r] = lib[r] - fl[r];
+    }
+    char b1[64], b2[64], b4[64];
+    bench_summary rs = bench_ratio(lib, fl, A_ROUNDS);
+    bench_summary fs = bench_summarize(fl, A_ROUNDS);
+    bench_summary ls = bench_summarize(lib, A_ROUNDS);
+    bench_summary es = bench_summarize(extra, A_ROUNDS);
+    printf("  %-5d %-6.0f %-24s %-24s %-8.2f %s\n", depth,
+           frames_n ? frames_sum / frames_n : 0.0, bench_fmt(b1, sizeof b1, fs, 2),
+           bench_fmt(b2, sizeof b2, ls, 2), es.med, bench_fmt(b4, sizeof b4, rs, 2));
+    if (ratio_out != NULL)
+        *ratio_out = rs.med;
+}
+
 static void method_a(void)
 {
     printf(
@@ -164,53 +233,34 @@ static void method_a(void)
         A_DELIVERIES, A_ROUNDS);
     printf("  %-5s %-6s %-24s %-24s %-8s %s\n", "depth", "frames", "floor us/signal",
            "libsampler us/sample", "extra us", "ratio (per round)");
-    for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++) {
-        int depth = DEPTHS[d];
-        double fl[A_ROUNDS], lib[A_ROUNDS], extra[A_ROUNDS];
-        frames_sum = 0;
-        frames_n = 0;
-        for (int r = 0; r < A_ROUNDS; r++) {
-            /* floor */
-            install_empty_handler();
-            floor_count = 0;
-            a_arg a = {.token = 0, .n = A_DELIVERIES};
-            descend(depth, a_leaf, &a);
-            if (floor_count != A_DELIVERIES)
-                BENCH_DIE("floor: %d of %d signals handled", (int)floor_count,
-                          A_DELIVERIES);
-            fl[r] = (double)a.cpu_ns / 1000.0 / A_DELIVERIES;
-
-            /* libsampler (sampler_stop puts the empty handler back) */
-            sampler_config cfg;
-            BENCH_OK(sampler_config_init(&cfg, sizeof cfg));
-            cfg.interval_ns = 3600000000000ULL; /* the real timer never fires */
-            cfg.max_depth = MAX_DEPTH;
-            cfg.buffer_capacity = A_DELIVERIES;
-            BENCH_OK(sampler_start(&cfg));
-            BENCH_OK(sampler_thread_register(NULL));
-            a.token = own_token();
-            descend(depth, a_leaf, &a);
-            sampler_stats st;
-            BENCH_OK(sampler_get_stats(&st, sizeof st));
-            if (st.samples != A_DELIVERIES || st.dropped != 0)
-                BENCH_DIE("libsampler: %llu samples, %llu dropped, %llu stale of %d",
-                          (unsigned long long)st.samples, (unsigned long long)st.dropped,
-                          (unsigned long long)st.stale, A_DELIVERIES);
-            BENCH_OK(sampler_stop());
-            BENCH_OK(sampler_drain(count_frames, NULL, 0));
-            lib[r] = (double)a.cpu_ns / 1000.0 / A_DELIVERIES;
-            extra[r] = lib[r] - fl[r];
-        }
-        char b1[64], b2[64], b4[64];
-        bench_summary rs = bench_ratio(lib, fl, A_ROUNDS);
-        bench_summary fs = bench_summarize(fl, A_ROUNDS);
-        bench_summary ls = bench_summarize(lib, A_ROUNDS);
-        bench_summary es = bench_summarize(extra, A_ROUNDS);
-        printf("  %-5d %-6.0f %-24s %-24s %-8.2f %s\n", depth,
-               frames_n ? frames_sum / frames_n : 0.0, bench_fmt(b1, sizeof b1, fs, 2),
-               bench_fmt(b2, sizeof b2, ls, 2), es.med, bench_fmt(b4, sizeof b4, rs, 2));
-    }
+    for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++)
+        a_row(DEPTHS[d], sampler_walk_fp, descend, NULL);
     printf("\n");
+}
+
+/* ---- method A on code without frame pointers (Part 1c) ---------------------- */
+
+static void method_c(void)
+{
+    printf("Part 1c. As 1a, through code built -fomit-frame-pointer (descend_nofp):\n"
+           "  the FP walker loses the chain there; the libunwind walker\n"
+           "  (sampler_walk_libunwind, unw_backtrace with its per-thread cache) does not.\n"
+           "  frames = mean frames stored per sample.\n\n");
+    printf("  %-5s %-6s %-24s %-24s %-8s %s\n", "depth", "frames", "floor us/signal",
+           "libsampler us/sample", "extra us", "ratio (per round)");
+    printf("  FP walker:\n");
+    for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++)
+        a_row(DEPTHS[d], sampler_walk_fp, descend_nofp, NULL);
+    if (!sampler_walk_libunwind_available()) {
+        printf("  libunwind walker: not built (configure found no libunwind)\n\n");
+        return;
+    }
+    printf("  libunwind walker:\n");
+    double ratio30 = 0;
+    for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++)
+        a_row(DEPTHS[d], sampler_walk_libunwind, descend_nofp,
+              DEPTHS[d] == 30 ? &ratio30 : NULL);
+    printf("  libunwind at depth 30: %.2fx the floor (target <= 1.30x)\n\n", ratio30);
 }
 
 /* ---- method B ---------------------------------------------------------------- */
@@ -316,6 +366,7 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     method_a();
+    method_c();
     method_b();
     return 0;
 }

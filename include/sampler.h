@@ -229,6 +229,65 @@ typedef int (*sampler_walker_fn)(const sampler_walk_ctx *ctx, uintptr_t *pcs,
 SAMPLER_API int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
                                 void *walker_arg);
 
+/**
+ * The built-in libunwind walker: complete stacks through code built without
+ * frame pointers (distribution binaries, `-O2` code), from the DWARF unwind
+ * information (`.eh_frame`) that such code still carries.
+ *
+ * Set sampler_config::walker to this function. It calls libunwind's
+ * `unw_backtrace()` (a per-thread cache of frame layouts makes a walk over
+ * known code cost about as much as following frame pointers), drops the
+ * frames of the signal handler and keeps those from the interrupted program
+ * counter on, innermost first. When the walk does not get through the signal
+ * frame it writes only the interrupted program counter.
+ *
+ * It exists in every build, but walks only when libsampler was built with
+ * libunwind (`./configure --with-libunwind`, the default when libunwind-dev is
+ * installed); ask sampler_walk_libunwind_available(). Without libunwind it
+ * writes only the interrupted program counter. A static link then needs
+ * `-lunwind` (`pkg-config --static --libs libsampler` lists it).
+ *
+ * libunwind is prepared in a normal context by sampler_start() (for the
+ * thread that starts) and by sampler_thread_register() (for the registering
+ * thread): its one-time set-up and each thread's trace cache are made there,
+ * not in the handler. Called from any other sampler run (a walker of your own
+ * that chains to it before sampler_start() prepared it), it writes only the
+ * interrupted program counter.
+ *
+ * @param ctx        the interrupted thread (from the handler)
+ * @param pcs        output array
+ * @param max_depth  capacity of @p pcs
+ * @param walker_arg unused
+ * @return the number of program counters written (1 to @p max_depth; 0 only
+ *         for a NULL @p ctx, `ctx->ucontext` or @p pcs, or @p max_depth < 1)
+ * @note async-signal-safe in the sense documented in ARCHITECTURE.md
+ *       "libunwind walker", with these limits. A sample that interrupts the
+ *       dynamic loader, libc's `dl_iterate_phdr`, `pthread_mutex_lock`/`unlock`
+ *       or a shared libunwind records only its program counter (there, a walk
+ *       could deadlock on the loader lock or corrupt libunwind's cache). A
+ *       thread registered by tid (sampler_thread_register_tid(),
+ *       sampler_register_all_threads()) gets its libunwind trace cache in the
+ *       handler at its first sample: `mmap` and `pthread_setspecific`, plus a
+ *       `malloc` by glibc when libunwind was loaded with `dlopen` (its TLS) or
+ *       the process uses more than 32 pthread keys; register threads
+ *       themselves where you can. The first walk through code not seen before
+ *       on a thread reads its unwind tables and calls `dl_iterate_phdr`
+ *       (signals blocked, the loader lock taken): slower (tens of
+ *       microseconds) once per new return address.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_walk_libunwind(const sampler_walk_ctx *ctx, uintptr_t *pcs,
+                                       int max_depth, void *walker_arg);
+
+/**
+ * Whether sampler_walk_libunwind() walks stacks in this build of libsampler.
+ * @return 1 when libsampler was built with libunwind, 0 when
+ *         sampler_walk_libunwind() records only the interrupted program counter
+ * @note async-signal-safe and thread-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_walk_libunwind_available(void);
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */

@@ -9,6 +9,7 @@
  *   buffer.c   lock-free multi-producer sample buffer and sampler_drain()
  *   maps.c     /proc/self/maps snapshots (stack bounds of threads registered by tid)
  *   walk_fp.c  frame-pointer walker
+ *   walk_unwind.c  libunwind walker (walk_unwind_none.c: its stub without libunwind)
  */
 #ifndef SAMPLER_INTERNAL_H
 #define SAMPLER_INTERNAL_H
@@ -140,6 +141,13 @@ int sampler__check_running(void); /* under lock: 0 or SAMPLER_ENOTSTARTED */
 uint64_t sampler__random(uint64_t bound); /* in [0, bound); async-signal-safe */
 void sampler__wait_no_handler(void);
 extern _Thread_local int sampler__in_drain;
+/* Set by a built-in walker that needs preparing in a normal context (the
+ * libunwind walker, from a constructor in its object file, so nothing is
+ * pulled in unless the walker is used). Called under g.lock by
+ * sampler_start() with the configured walker before the handler is
+ * installed, and by sampler_thread_register() before the caller's timer
+ * exists. NULL when no such walker is linked in. */
+extern void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
 
 /* registry.c */
 void sampler__registry_init(void);

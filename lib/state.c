@@ -157,6 +157,8 @@ static int sampler__config_check(const sampler_config *cfg, sampler_config *out)
     return 0;
 }
 
+void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
+
 int sampler_start(const sampler_config *cfg)
 {
     sampler__global *g = &sampler__g;
@@ -185,6 +187,8 @@ int sampler_start(const sampler_config *cfg)
     pthread_mutex_unlock(&g->drain_lock);
     sampler__buffer_free(old);
 
+    if (sampler__walker_prepare_hook != NULL)
+        sampler__walker_prepare_hook(c.walker);
     memset(&g->ctr, 0, sizeof g->ctr);
     g->cfg = c;
     g->signo = c.signo;
