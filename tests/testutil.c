@@ -1,6 +1,8 @@
 #include "testutil.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -116,4 +118,50 @@ uint64_t tu_tally_weight(const tu_tally *t, pid_t tid)
         if (t->tid[i] == tid)
             return t->weight[i];
     return 0;
+}
+
+static void *tu_watchdog_main(void *arg)
+{
+    tu_watchdog *w = arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)(w->seconds * 1e9);
+    deadline.tv_sec += (time_t)(ns / 1000000000ULL);
+    deadline.tv_nsec = (long)(ns % 1000000000ULL);
+    pthread_mutex_lock(&w->lock);
+    int rc = 0;
+    while (!w->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+    if (!w->done) {
+        fprintf(stderr, "watchdog: %s did not finish within %.0f s (deadlock?)\n", w->what,
+                w->seconds);
+        abort();
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+void tu_watchdog_start(tu_watchdog *w, double seconds, const char *what)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->lock, NULL);
+    w->done = 0;
+    w->seconds = seconds;
+    w->what = what;
+    ck_assert_int_eq(pthread_create(&w->th, NULL, tu_watchdog_main, w), 0);
+}
+
+void tu_watchdog_stop(tu_watchdog *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
 }

@@ -3,6 +3,7 @@
 #define SAMPLER_TESTUTIL_H
 
 #include <check.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,6 +22,7 @@ Suite *walker_suite(void);
 Suite *fork_suite(void);
 Suite *badinput_suite(void);
 Suite *unwind_suite(void);
+Suite *faults_suite(void);
 
 /* Assert a libsampler call returned `want` and print both names if not. */
 #define ck_assert_sampler(call, want)                                                   \
@@ -61,5 +63,20 @@ typedef struct tu_tally {
 } tu_tally;
 void tu_drain_tally(tu_tally *t);
 uint64_t tu_tally_weight(const tu_tally *t, pid_t tid);
+
+/* A watchdog for one phase of a test that must end in bounded time: unless
+ * tu_watchdog_stop() is called within `seconds`, a thread prints `what` to
+ * stderr and aborts the test process (check reports signal 6), so a deadlock
+ * fails the test with a message instead of only check's timeout. */
+typedef struct tu_watchdog {
+    pthread_t th;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    double seconds;
+    const char *what;
+} tu_watchdog;
+void tu_watchdog_start(tu_watchdog *w, double seconds, const char *what);
+void tu_watchdog_stop(tu_watchdog *w);
 
 #endif
