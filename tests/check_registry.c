@@ -722,6 +722,13 @@ static int reuse_tally_cb(const sampler_sample *s, void *arg)
     return 0;
 }
 
+static int reuse_discard_cb(const sampler_sample *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    return 0;
+}
+
 /* One scenario: thread A is registered by tid and exits; B gets A's tid at
  * once (usually within the same clock tick, so /proc start times are equal)
  * and is registered (by tid if `b_self` is 0, by itself otherwise): the stale
@@ -739,6 +746,10 @@ static int reuse_scenario(int b_self)
     if (sampler_thread_register_tid(a.tid, &arg_a) != 0)
         return REUSE_FIRST_REGISTER;
     reuse_join(&a, ta);
+    /* A burnt CPU under the same tid: take its samples out first, so that
+     * every later sample with this tid is B's. */
+    while (sampler_drain(reuse_discard_cb, NULL, 0) > 0)
+        ;
     b.self_register = b_self;
     b.arg = &arg_b;
     if (reuse_spawn(&b, &tb, a.tid) < 0)
