@@ -421,6 +421,19 @@ START_TEST(test_symbols)
                   "libc function not named:\n%s", text);
     free(text);
     sampler_profile_free(p);
+
+    /* Return addresses (frames after the first) are looked up at pc - 1: a
+     * call that is the last instruction of a function returns to the first
+     * byte of the next one, which must not be named as the caller. The
+     * innermost pc is looked up as it is. */
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t edge[2] = {(uintptr_t)pf_sym_caller, (uintptr_t)pf_sym_caller};
+    pf_add(p, tu_gettid(), edge, 2, 1);
+    text = pf_folded_text(p, 0);
+    ck_assert_msg(strncmp(text, "pf_sym_caller;", 14) != 0, "pc - 1 not used:\n%s", text);
+    ck_assert_msg(strstr(text, ";pf_sym_caller 1\n") != NULL, "leaf pc moved:\n%s", text);
+    free(text);
+    sampler_profile_free(p);
 }
 END_TEST
 
