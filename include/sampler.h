@@ -138,7 +138,15 @@ SAMPLER_API const char *sampler_version_string(void);
     X(ESTRUCTSIZE, -13,                                                          \
       "structure size not supported: the struct was not set up with its _init() " \
       "function, or the header is newer than the library")                        \
-    X(EBUSY, -14, "not allowed from inside a sampler_drain() callback")
+    X(EBUSY, -14, "not allowed from inside a sampler_drain() callback")            \
+    X(EUNSUPPORTED, -15,                                                         \
+      "not built into this copy of libsampler (see sampler_profile_features(); "   \
+      "rebuild with the optional dependency installed)")                          \
+    X(EIO, -16, "a file could not be read or written (errno says why)")            \
+    X(ECOLLECTING, -17,                                                          \
+      "the profile's collector is already running; call "                         \
+      "sampler_profile_collector_stop() first")                                  \
+    X(ENOTCOLLECTING, -18, "the profile's collector is not running")
 
 /** Error codes returned by the library (always negative). */
 typedef enum sampler_error {
@@ -639,5 +647,7 @@ SAMPLER_API int sampler_drain(sampler_sample_fn fn, void *arg, size_t max);
 #ifdef __cplusplus
 }
 #endif
+
+#include "sampler/profile.h"
 
 #endif /* SAMPLER_H */

@@ -1,0 +1,336 @@
+/*
+ * libsampler profiles: the consumer side. Included by <sampler.h>; do not
+ * include it alone.
+ *
+ * A profile aggregates drained samples by (thread, stack) with their weights,
+ * symbolizes the program counters when it is written, and writes folded
+ * stacks, gzip'd pprof protobuf or a self-contained SVG flame graph.
+ */
+#ifndef SAMPLER_PROFILE_H
+#define SAMPLER_PROFILE_H
+
+#ifndef SAMPLER_H
+#error "include <sampler.h>, not <sampler/profile.h>"
+#endif
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup profile Profiles: aggregate, symbolize, write
+ *
+ * A ::sampler_profile collects samples (from sampler_drain(), or by itself
+ * with sampler_profile_drain() or a background collector thread), keeps one
+ * entry per distinct (thread, stack) with its summed weight, and writes them:
+ *
+ * - sampler_profile_write_folded(): folded stacks `root;...;leaf weight`
+ *   (flamegraph.pl, speedscope, inferno);
+ * - sampler_profile_write_pprof(): gzip'd pprof protobuf (`go tool pprof`,
+ *   Pyroscope, Parca);
+ * - sampler_profile_write_svg(): a self-contained SVG flame graph.
+ *
+ * Memory grows with the number of distinct stacks and threads, not with the
+ * number of samples. Program counters are turned into function names (and
+ * file:line where debug information exists) only when a profile is written:
+ * with elfutils libdw when the library was built with it (static functions
+ * too, shared libraries and PIE), otherwise with dladdr() (exported symbols
+ * only: link programs with `-rdynamic`). Addresses that cannot be named are
+ * written as `module+0xOFFSET`, or `[unknown]` outside any module. Return
+ * addresses (every frame but the innermost) are looked up at pc - 1, inside
+ * the call instruction. Each address is looked up once per profile.
+ *
+ * A profiler preloaded into a program would, for example:
+ * @code
+ * sampler_profile *prof;
+ * sampler_profile_new(&prof, NULL);      // after sampler_start()
+ * sampler_profile_collector_start(prof, 100);
+ * ... the program runs ...
+ * sampler_stop();
+ * sampler_profile_collector_stop(prof);  // drains what is left
+ * sampler_profile_write_pprof(prof, "cpu.pb.gz");
+ * sampler_profile_write_folded_path(prof, "cpu.folded", SAMPLER_PROFILE_THREADS);
+ * sampler_profile_write_svg(prof, "cpu.svg", SAMPLER_PROFILE_THREADS);
+ * sampler_profile_free(prof);
+ * @endcode
+ *
+ * Thread safety: every function taking a profile may be called from any
+ * thread at the same time (each profile has its own lock); none is
+ * async-signal-safe. Symbolization reads /proc/self/maps and the program's
+ * ELF files when a profile is written.
+ * @{ */
+
+/** An opaque profile; made by sampler_profile_new(). */
+typedef struct sampler_profile sampler_profile;
+
+/** sampler_profile_features(): symbols come from libdw (else dladdr()). */
+#define SAMPLER_PROFILE_HAVE_LIBDW 0x1u
+/** sampler_profile_features(): sampler_profile_write_pprof() is built in. */
+#define SAMPLER_PROFILE_HAVE_PPROF 0x2u
+
+/** Writer flag: root every stack at its thread, `name (tid)`, the name from
+ * /proc/self/task/TID/comm when the profile first saw the thread. */
+#define SAMPLER_PROFILE_THREADS 0x1u
+/** Writer flag: write raw addresses (`0x55d0c0de1234`) instead of symbols.
+ * Folded and SVG writers only. */
+#define SAMPLER_PROFILE_ADDRESSES 0x2u
+
+/**
+ * Which optional parts this copy of the library was built with.
+ * @return a bitwise OR of ::SAMPLER_PROFILE_HAVE_LIBDW and
+ *         ::SAMPLER_PROFILE_HAVE_PPROF
+ * @note async-signal-safe and thread-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API unsigned int sampler_profile_features(void);
+
+/**
+ * Settings for sampler_profile_new(). Set up with
+ * sampler_profile_options_init() first, then change the fields you need.
+ */
+typedef struct sampler_profile_options {
+    /** Size of this struct as the caller knows it; set by
+     * sampler_profile_options_init(). */
+    size_t size;
+    /** Nanoseconds one unit of sample weight stands for (the pprof period
+     * and the `cpu/nanoseconds` value). Default 0: the sampler_config::interval_ns
+     * of the running sampler when the profile is made or first drains,
+     * or 10 ms if the sampler never ran. */
+    uint64_t interval_ns;
+} sampler_profile_options;
+
+/**
+ * Fill @p opt with the defaults and record its size.
+ * @param opt  the options to set up
+ * @param size `sizeof *opt` as the caller compiled it
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p opt is NULL
+ * @retval SAMPLER_ESTRUCTSIZE @p size is smaller than the first version of
+ *         the struct
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_options_init(sampler_profile_options *opt, size_t size);
+
+/**
+ * Make an empty profile. It does not depend on the sampler's state: it may
+ * be made before sampler_start() and used after sampler_stop().
+ * @param out  where to store the new profile; set to NULL on error
+ * @param opt  options from sampler_profile_options_init(), or NULL for the
+ *             defaults
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p out is NULL
+ * @retval SAMPLER_ESTRUCTSIZE opt->size was not set by
+ *         sampler_profile_options_init()
+ * @retval SAMPLER_ENOMEM out of memory
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_new(sampler_profile **out,
+                                    const sampler_profile_options *opt);
+
+/**
+ * Free a profile. Its collector thread, if running, is stopped first (as
+ * sampler_profile_collector_stop() does, including the final drain).
+ * No other call may use the profile at the same time or afterwards.
+ * @param profile the profile; NULL does nothing
+ * @note not thread-safe with respect to other calls on the same profile;
+ *       not async-signal-safe. Must not be called from a sampler_drain()
+ *       callback while its collector runs.
+ * @since 0.1.0
+ */
+SAMPLER_API void sampler_profile_free(sampler_profile *profile);
+
+/**
+ * Add one sample: its weight is added to the entry of its (thread, stack).
+ * The first sample of a thread reads the thread's name from
+ * /proc/self/task/TID/comm.
+ * @param profile the profile
+ * @param sample  a sample as sampler_drain() hands it over (the program
+ *                counters are copied)
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p sample is NULL, or the sample's
+ *         depth is negative or above ::SAMPLER_MAX_DEPTH, or pcs is NULL with
+ *         depth > 0
+ * @retval SAMPLER_ENOMEM out of memory (the sample is not counted)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_add(sampler_profile *profile, const sampler_sample *sample);
+
+/**
+ * A ::sampler_sample_fn that adds each sample to the profile given as its
+ * argument: `sampler_drain(sampler_profile_sample_fn, profile, 0)`.
+ * @param sample  the sample
+ * @param profile a `sampler_profile *`
+ * @return 0 (go on), or non-zero to stop draining when the sample could not
+ *         be added (out of memory)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_sample_fn(const sampler_sample *sample, void *profile);
+
+/**
+ * Move every ready sample from the sampler's buffer into the profile
+ * (sampler_drain() with sampler_profile_sample_fn()).
+ * @param profile the profile
+ * @return the number of samples drained (>= 0), or
+ * @retval SAMPLER_EINVAL @p profile is NULL
+ * @retval SAMPLER_EBUSY called from inside a sampler_drain() callback
+ * @retval SAMPLER_ENOMEM out of memory (samples before it are kept; the one
+ *         that failed is lost)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_drain(sampler_profile *profile);
+
+/**
+ * Forget every sample (and thread) of the profile, keeping its symbol
+ * cache, e.g. after writing one period of a continuous profile.
+ * @param profile the profile
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile is NULL
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_reset(sampler_profile *profile);
+
+/** What sampler_profile_get_totals() reports. */
+typedef struct sampler_profile_totals {
+    size_t size;      /**< set by the caller: `sizeof` the struct */
+    uint64_t samples; /**< samples added */
+    uint64_t weight;  /**< sum of their weights */
+    uint64_t stacks;  /**< distinct (thread, stack) entries */
+    uint64_t threads; /**< distinct threads */
+    uint64_t interval_ns; /**< nanoseconds per unit of weight (see
+                               sampler_profile_options::interval_ns) */
+} sampler_profile_totals;
+
+/**
+ * Read a profile's totals.
+ * @param profile the profile
+ * @param out     where to write; `out->size` is ignored
+ * @param size    `sizeof *out` as the caller compiled it
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p out is NULL
+ * @retval SAMPLER_ESTRUCTSIZE @p size is too small
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_get_totals(sampler_profile *profile,
+                                           sampler_profile_totals *out, size_t size);
+
+/**
+ * Start a background thread that calls sampler_profile_drain() every
+ * @p period_ms milliseconds, so that a long run loses nothing to a full
+ * sample buffer (size the buffer to hold at least one period of samples:
+ * threads × period / interval). The thread blocks every signal, so the
+ * sampler's signal never runs on it; it is not registered for sampling
+ * unless the program registers it (sampler_register_all_threads() would).
+ * @param profile   the profile
+ * @param period_ms time between drains, 1 to 60000
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile is NULL or @p period_ms out of range
+ * @retval SAMPLER_ECOLLECTING the collector is already running
+ * @retval SAMPLER_ESYSTEM the thread could not be created
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_collector_start(sampler_profile *profile,
+                                                unsigned int period_ms);
+
+/**
+ * Stop the collector thread, wait for it, then drain once more so that
+ * samples taken up to this call are in the profile (call sampler_stop() first
+ * to get every sample). After fork() the child has no collector thread:
+ * this returns SAMPLER_ENOTCOLLECTING there.
+ * @param profile the profile
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile is NULL
+ * @retval SAMPLER_ENOTCOLLECTING no collector runs for this profile
+ * @retval SAMPLER_EBUSY called from inside a sampler_drain() callback
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_collector_stop(sampler_profile *profile);
+
+/**
+ * Write folded stacks, one line per distinct stack:
+ * `root;caller;...;leaf weight` (outermost frame first), the weight being
+ * the summed sample weights. Stacks that symbolize to the same names are
+ * merged. A sample without frames is written as `[no frames]`.
+ * @param profile the profile
+ * @param out     an open stream (not closed)
+ * @param flags   ::SAMPLER_PROFILE_THREADS, ::SAMPLER_PROFILE_ADDRESSES or 0
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p out is NULL, or unknown @p flags
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_EIO writing failed (errno tells why)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_write_folded(sampler_profile *profile, FILE *out,
+                                             unsigned int flags);
+
+/**
+ * sampler_profile_write_folded() to a file, created or truncated.
+ * @param profile the profile
+ * @param path    file name
+ * @param flags   as for sampler_profile_write_folded()
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p path is NULL, or unknown @p flags
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_EIO the file could not be created or written (errno tells why)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_write_folded_path(sampler_profile *profile, const char *path,
+                                                  unsigned int flags);
+
+/**
+ * Write a gzip'd pprof protobuf profile (`go tool pprof FILE`). Sample types
+ * `samples/count` (the weight: timer intervals) and `cpu/nanoseconds`
+ * (weight × interval); period type `cpu/nanoseconds`, period = the interval.
+ * Each sample carries a `thread` string label (the thread's name) and a
+ * `tid` number label. Mappings come from /proc/self/maps (with GNU build ids
+ * when libdw is built in); locations carry functions with file and line
+ * where debug information exists.
+ * @param profile the profile
+ * @param path    file name, created or truncated
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p path is NULL
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_EIO the file could not be created or written
+ * @retval SAMPLER_EUNSUPPORTED the library was built without pprof support
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_write_pprof(sampler_profile *profile, const char *path);
+
+/**
+ * Write a self-contained SVG flame graph (no scripts): one rectangle per
+ * frame, its width proportional to its weight, callers below callees, with a
+ * `<title>` tooltip (name, weight, percentage) and the name as text where it
+ * fits. Frames narrower than 0.1 pixel are left out.
+ * @param profile the profile
+ * @param path    file name, created or truncated
+ * @param flags   ::SAMPLER_PROFILE_THREADS, ::SAMPLER_PROFILE_ADDRESSES or 0
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p path is NULL, or unknown @p flags
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_EIO the file could not be created or written
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.1.0
+ */
+SAMPLER_API int sampler_profile_write_svg(sampler_profile *profile, const char *path,
+                                          unsigned int flags);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SAMPLER_PROFILE_H */
