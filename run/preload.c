@@ -15,10 +15,14 @@
  * stderr and the program runs unprofiled: the module never makes the program
  * fail.
  *
- * Not covered: a process that ends by _exit()/_Exit() (called from signal
- * handlers and vfork children, where writing a file is not safe), by a signal
- * (SIGKILL, SIGSEGV, an unhandled SIGINT), or that replaces itself with
- * execve() writes no profile.
+ * _exit() and _Exit() are interposed too (dash, for one, ends with _exit()):
+ * called by the profiled process itself they write the profile first. Not in
+ * a vfork or fork child that is not profiled (its pid differs). Caveat: a
+ * program that calls _exit() from a signal handler that interrupted malloc()
+ * or stdio could hang there, as writing a file is not async-signal-safe.
+ *
+ * Not covered: a process killed by a signal (SIGKILL, SIGSEGV, an unhandled
+ * SIGINT or SIGTERM) or that replaces itself with execve() writes no profile.
  */
 #include <config.h>
 
@@ -36,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PFX "sampler-run: "
@@ -47,6 +52,7 @@ enum { FMT_FOLDED, FMT_PPROF, FMT_SVG };
  * then holds one period for ~800 threads sampled at 1 kHz. */
 #define COLLECT_PERIOD_MS 20
 
+typedef void (*exit_fn)(int);
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
                                  void *);
 
@@ -65,6 +71,7 @@ static struct {
 } g;
 
 static _Atomic(pthread_create_fn) real_pthread_create;
+static exit_fn real__exit, real__Exit;
 /* Set around the creation of our own collector thread: it is not sampled. */
 static __thread int tl_bypass;
 
@@ -412,9 +419,34 @@ static void sampler_run_atfork_child(void)
         (void)sampler_run_start();
 }
 
+static void sampler_run_finish(void);
+
+/* The real one, or the system call when dlsym() could not find it. */
+static _Noreturn void sampler_run_exit_now(exit_fn real, int status)
+{
+    if (real != NULL)
+        real(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+EXPORT _Noreturn void _exit(int status)
+{
+    sampler_run_finish();
+    sampler_run_exit_now(real__exit, status);
+}
+
+EXPORT _Noreturn void _Exit(int status)
+{
+    sampler_run_finish();
+    sampler_run_exit_now(real__Exit, status);
+}
+
 __attribute__((constructor)) static void sampler_run_init(void)
 {
     sampler_run_real_create();
+    real__exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+    real__Exit = (exit_fn)dlsym(RTLD_NEXT, "_Exit");
     g.err_fd = fcntl(2, F_DUPFD_CLOEXEC, 10);
     if (sampler_run_env_flag(SAMPLER_RUN_ENV_FOLLOW_FORK, &g.follow_fork) < 0 ||
         sampler_run_read_env() < 0) {
