@@ -15,6 +15,7 @@ int main(void)
     srunner_add_suite(sr, walker_suite());
     srunner_add_suite(sr, fork_suite());
     srunner_add_suite(sr, badinput_suite());
+    srunner_add_suite(sr, profile_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

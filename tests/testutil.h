@@ -20,6 +20,7 @@ Suite *buffer_suite(void);
 Suite *walker_suite(void);
 Suite *fork_suite(void);
 Suite *badinput_suite(void);
+Suite *profile_suite(void);
 
 /* Assert a libsampler call returned `want` and print both names if not. */
 #define ck_assert_sampler(call, want)                                                   \

@@ -1,0 +1,842 @@
+/*
+ * profile suite: the consumer side. Folded and pprof totals equal the weight
+ * drained from the sampler; the collector thread loses nothing to a small
+ * buffer; known noinline functions of this binary (one of them static: only
+ * libdw names it) come out by name; the SVG flame graph is well-formed and
+ * names the hottest frame; `go tool pprof -top` reads our pprof file and its
+ * top function agrees with the folded output (skipped when `go` is missing).
+ *
+ * The test binary is linked with -rdynamic, so the dladdr() fallback names the
+ * non-static functions too.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef SAMPLER_TEST_PPROF
+#include <zlib.h>
+
+#include "sampler_pprof.pb-c.h"
+#endif
+
+#if defined(__clang__)
+#define PF_NOINLINE __attribute__((noinline))
+#else
+#define PF_NOINLINE __attribute__((noinline, noclone))
+#endif
+
+#define PF_INTERVAL_NS 1000000ULL
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static char pf_dir[64];
+
+static void pf_setup(void)
+{
+    snprintf(pf_dir, sizeof pf_dir, "/tmp/sampler-profile-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(pf_dir));
+}
+
+static void pf_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", pf_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", pf_dir);
+}
+
+static char *pf_path(const char *name)
+{
+    static char buf[4][128];
+    static int i;
+    char *p = buf[i++ & 3];
+    snprintf(p, sizeof buf[0], "%s/%s", pf_dir, name);
+    return p;
+}
+
+static char *pf_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "open %s: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+/* Folded output: sum of the weights, and the leaf with the most self weight. */
+typedef struct pf_folded {
+    uint64_t total;
+    int lines;
+    char top_leaf[256];
+    uint64_t top_weight;
+    struct {
+        char name[256];
+        uint64_t w;
+    } leaf[512];
+    int nleaf;
+} pf_folded;
+
+static void pf_parse_folded(const char *text, pf_folded *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *line = text;
+    while (*line != '\0') {
+        const char *nl = strchr(line, '\n');
+        ck_assert_msg(nl != NULL, "folded output: unterminated line");
+        const char *sp = nl;
+        while (sp > line && sp[-1] != ' ')
+            sp--;
+        ck_assert_msg(sp > line + 1, "folded line without weight: %.*s", (int)(nl - line), line);
+        char *end;
+        uint64_t w = strtoull(sp, &end, 10);
+        ck_assert_msg(end == nl && w > 0, "bad weight in: %.*s", (int)(nl - line), line);
+        out->total += w;
+        out->lines++;
+        const char *leaf = sp - 1;
+        while (leaf > line && leaf[-1] != ';')
+            leaf--;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(sp - 1 - leaf), leaf);
+        int i;
+        for (i = 0; i < out->nleaf; i++)
+            if (strcmp(out->leaf[i].name, name) == 0)
+                break;
+        if (i == out->nleaf) {
+            ck_assert_int_lt(out->nleaf, 512);
+            snprintf(out->leaf[i].name, sizeof out->leaf[i].name, "%s", name);
+            out->nleaf++;
+        }
+        out->leaf[i].w += w;
+        if (out->leaf[i].w > out->top_weight) {
+            out->top_weight = out->leaf[i].w;
+            snprintf(out->top_leaf, sizeof out->top_leaf, "%s", name);
+        }
+        line = nl + 1;
+    }
+}
+
+static uint64_t pf_leaf_weight(const pf_folded *f, const char *name)
+{
+    for (int i = 0; i < f->nleaf; i++)
+        if (strcmp(f->leaf[i].name, name) == 0)
+            return f->leaf[i].w;
+    return 0;
+}
+
+static char *pf_folded_text(sampler_profile *p, unsigned flags)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_sampler(sampler_profile_write_folded(p, f, flags), 0);
+    fclose(f);
+    return buf;
+}
+
+/* ---- a live workload: outer -> hot (most CPU) and outer -> cold ---------------- */
+
+void pf_work_outer(uint64_t ns);
+void pf_work_hot(uint64_t ns);
+void pf_work_cold(uint64_t ns);
+
+static volatile uint64_t pf_sink;
+static volatile int pf_after;
+
+static void pf_spin(uint64_t ns)
+{
+    uint64_t end = tu_thread_cpu_ns() + ns;
+    uint64_t x = pf_sink;
+    do {
+        for (int i = 0; i < 200000; i++)
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        pf_sink = x;
+    } while (tu_thread_cpu_ns() < end);
+}
+
+PF_NOINLINE void pf_work_hot(uint64_t ns)
+{
+    uint64_t end = tu_thread_cpu_ns() + ns;
+    uint64_t x = pf_sink;
+    do {
+        for (int i = 0; i < 200000; i++)
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        pf_sink = x;
+    } while (tu_thread_cpu_ns() < end);
+    pf_after++;
+}
+
+PF_NOINLINE void pf_work_cold(uint64_t ns)
+{
+    pf_spin(ns);
+    pf_after++;
+}
+
+PF_NOINLINE void pf_work_outer(uint64_t ns)
+{
+    pf_work_hot(ns * 4 / 5);
+    pf_after++;
+    pf_work_cold(ns / 5);
+    pf_after++;
+}
+
+typedef struct pf_sum {
+    sampler_profile *p;
+    uint64_t weight, samples;
+} pf_sum;
+
+static int pf_sum_add(const sampler_sample *s, void *arg)
+{
+    pf_sum *c = arg;
+    c->weight += s->weight;
+    c->samples++;
+    ck_assert_sampler(sampler_profile_add(c->p, s), 0);
+    return 0;
+}
+
+/* Run the workload sampled on this thread; the profile gets every sample,
+ * whose weights are summed independently in *sum. */
+static sampler_profile *pf_live_profile(pf_sum *sum, uint64_t burn_ns)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    memset(sum, 0, sizeof *sum);
+    sum->p = p;
+    tu_start(PF_INTERVAL_NS);
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    uint64_t deadline = tu_now_ns() + 30000000000ULL;
+    do {
+        pf_work_outer(burn_ns);
+        ck_assert_int_ge(sampler_drain(pf_sum_add, sum, 0), 0);
+    } while (sum->weight < 50 && tu_now_ns() < deadline);
+    ck_assert_sampler(sampler_stop(), 0);
+    ck_assert_int_ge(sampler_drain(pf_sum_add, sum, 0), 0);
+    ck_assert_msg(sum->weight >= 50, "only %" PRIu64 " samples in 30 s", sum->weight);
+    return p;
+}
+
+/* ---- known functions for symbols: outer -> caller -> static leaf ----------------- */
+
+uintptr_t pf_sym_outer(uintptr_t *pcs);
+uintptr_t pf_sym_caller(uintptr_t *pcs);
+
+/* static: only the ELF symbol table (libdw) knows this one */
+static PF_NOINLINE uintptr_t pf_static_leaf(uintptr_t *pcs)
+{
+    pcs[1] = (uintptr_t)__builtin_return_address(0); /* inside pf_sym_caller */
+    pf_after++;
+    return pcs[1];
+}
+
+PF_NOINLINE uintptr_t pf_sym_caller(uintptr_t *pcs)
+{
+    pcs[2] = (uintptr_t)__builtin_return_address(0); /* inside pf_sym_outer */
+    uintptr_t r = pf_static_leaf(pcs);
+    pf_after++;
+    return r;
+}
+
+PF_NOINLINE uintptr_t pf_sym_outer(uintptr_t *pcs)
+{
+    uintptr_t r = pf_sym_caller(pcs);
+    pf_after++;
+    return r;
+}
+
+/* A synthetic stack outer -> caller -> static leaf (innermost first). */
+static void pf_sym_stack(uintptr_t pcs[3])
+{
+    pf_sym_outer(pcs);
+    pcs[0] = (uintptr_t)pf_static_leaf + 1;
+}
+
+static void pf_add(sampler_profile *p, pid_t tid, const uintptr_t *pcs, int depth,
+                   uint64_t weight)
+{
+    sampler_sample s = {.tid = tid, .depth = depth, .weight = weight, .pcs = pcs};
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+START_TEST(test_folded_totals)
+{
+    pf_sum sum;
+    sampler_profile *p = pf_live_profile(&sum, 20000000);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.weight, sum.weight);
+    ck_assert_uint_eq(t.samples, sum.samples);
+    ck_assert_uint_eq(t.threads, 1);
+    ck_assert_uint_eq(t.interval_ns, PF_INTERVAL_NS);
+    ck_assert_uint_le(t.stacks, t.samples);
+
+    pf_folded f;
+    char *text = pf_folded_text(p, 0);
+    pf_parse_folded(text, &f);
+    ck_assert_uint_eq(f.total, sum.weight);
+    ck_assert_msg(strstr(text, "pf_work_outer;pf_work_hot ") != NULL, "no outer;hot in:\n%s",
+                  text);
+    ck_assert_msg(pf_leaf_weight(&f, "pf_work_hot") > f.total / 2,
+                  "pf_work_hot has %" PRIu64 " of %" PRIu64 ":\n%s",
+                  pf_leaf_weight(&f, "pf_work_hot"), f.total, text);
+    free(text);
+
+    /* rooted at the thread: every line starts with "name (tid);" */
+    char root[64];
+    char comm[32] = "";
+    FILE *cf = fopen("/proc/thread-self/comm", "r");
+    ck_assert_ptr_nonnull(cf);
+    ck_assert_ptr_nonnull(fgets(comm, sizeof comm, cf));
+    fclose(cf);
+    comm[strcspn(comm, "\n")] = '\0';
+    snprintf(root, sizeof root, "%s (%d);", comm, (int)tu_gettid());
+    text = pf_folded_text(p, SAMPLER_PROFILE_THREADS);
+    pf_parse_folded(text, &f);
+    ck_assert_uint_eq(f.total, sum.weight);
+    for (char *l = text; *l != '\0'; l = strchr(l, '\n') + 1)
+        ck_assert_msg(strncmp(l, root, strlen(root)) == 0, "line not rooted at %s: %s", root,
+                      l);
+    free(text);
+
+    /* the path variant writes the same */
+    ck_assert_sampler(sampler_profile_write_folded_path(p, pf_path("out.folded"), 0), 0);
+    text = pf_slurp(pf_path("out.folded"), NULL);
+    pf_parse_folded(text, &f);
+    ck_assert_uint_eq(f.total, sum.weight);
+    free(text);
+
+    ck_assert_sampler(sampler_profile_reset(p), 0);
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.weight, 0);
+    ck_assert_uint_eq(t.stacks, 0);
+    sampler_profile_free(p);
+}
+END_TEST
+
+START_TEST(test_aggregation)
+{
+    /* memory O(distinct stacks): the same stack many times is one entry */
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t a[3] = {0x1000, 0x2000, 0x3000}, b[2] = {0x1000, 0x2000};
+    for (int i = 0; i < 1000; i++) {
+        pf_add(p, 11, a, 3, 1);
+        pf_add(p, 11, b, 2, 2);
+        pf_add(p, 12, a, 3, 3);
+    }
+    pf_add(p, 12, NULL, 0, 5);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.samples, 3001);
+    ck_assert_uint_eq(t.weight, 6005);
+    ck_assert_uint_eq(t.stacks, 4);
+    ck_assert_uint_eq(t.threads, 2);
+    char *text = pf_folded_text(p, SAMPLER_PROFILE_ADDRESSES);
+    ck_assert_str_eq(text, "0x2000;0x1000 2000\n" /* sorted, root first */
+                           "0x3000;0x2000;0x1000 4000\n"
+                           "[no frames] 5\n");
+    free(text);
+    pf_folded f;
+    text = pf_folded_text(p, 0);
+    pf_parse_folded(text, &f);
+    ck_assert_uint_eq(f.total, 6005);
+    free(text);
+    sampler_profile_free(p);
+}
+END_TEST
+
+START_TEST(test_collector)
+{
+    /* A buffer of 64 samples, 1 ms interval, 600 ms of CPU: without the
+     * collector most samples would be dropped. */
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    sampler_config cfg;
+    tu_config(&cfg, PF_INTERVAL_NS);
+    cfg.buffer_capacity = 64;
+    ck_assert_sampler(sampler_start(&cfg), 0);
+    ck_assert_sampler(sampler_profile_collector_start(p, 5), 0);
+    ck_assert_sampler(sampler_profile_collector_start(p, 5), SAMPLER_ECOLLECTING);
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    pf_work_outer(600000000);
+    ck_assert_sampler(sampler_stop(), 0);
+    ck_assert_sampler(sampler_profile_collector_stop(p), 0);
+    ck_assert_sampler(sampler_profile_collector_stop(p), SAMPLER_ENOTCOLLECTING);
+    sampler_stats st = tu_stats();
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_msg(st.weight > 64, "only %" PRIu64 " samples stored", st.weight);
+    ck_assert_uint_eq(t.weight, st.weight);
+    ck_assert_uint_eq(t.samples, st.samples);
+    ck_assert_msg(st.dropped * 20 <= st.samples,
+                  "collector too slow: %" PRIu64 " dropped, %" PRIu64 " stored", st.dropped,
+                  st.samples);
+    /* free() stops a running collector */
+    ck_assert_sampler(sampler_profile_collector_start(p, 1000), 0);
+    sampler_profile_free(p);
+}
+END_TEST
+
+START_TEST(test_symbols)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    pf_add(p, tu_gettid(), pcs, 3, 7);
+    uintptr_t odd[2] = {(uintptr_t)16, (uintptr_t)getpid + 1}; /* unmapped; in libc */
+    pf_add(p, tu_gettid(), odd, 2, 1);
+    char *text = pf_folded_text(p, 0);
+    bool libdw = (sampler_profile_features() & SAMPLER_PROFILE_HAVE_LIBDW) != 0;
+    if (libdw)
+        ck_assert_msg(strstr(text, "pf_sym_outer;pf_sym_caller;pf_static_leaf 7\n") != NULL,
+                      "libdw: wrong symbols:\n%s", text);
+    else
+        ck_assert_msg(strstr(text, "pf_sym_outer;pf_sym_caller;") != NULL,
+                      "dladdr: wrong symbols:\n%s", text);
+    /* the unmapped address is [unknown], the libc one is named */
+    const char *u = strstr(text, ";[unknown] 1\n");
+    ck_assert_msg(u != NULL, "no [unknown] leaf:\n%s", text);
+    ck_assert_msg(strncmp(text, "[unknown]", 9) != 0 && strstr(text, "getpid") != NULL,
+                  "libc function not named:\n%s", text);
+    free(text);
+    sampler_profile_free(p);
+
+    /* Return addresses (frames after the first) are looked up at pc - 1: a
+     * call that is the last instruction of a function returns to the first
+     * byte of the next one, which must not be named as the caller. The
+     * innermost pc is looked up as it is. */
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t edge[2] = {(uintptr_t)pf_sym_caller, (uintptr_t)pf_sym_caller};
+    pf_add(p, tu_gettid(), edge, 2, 1);
+    text = pf_folded_text(p, 0);
+    ck_assert_msg(strncmp(text, "pf_sym_caller;", 14) != 0, "pc - 1 not used:\n%s", text);
+    ck_assert_msg(strstr(text, ";pf_sym_caller 1\n") != NULL, "leaf pc moved:\n%s", text);
+    free(text);
+    sampler_profile_free(p);
+}
+END_TEST
+
+/* A small XML checker: tags balance, attributes are quoted, entities known. */
+static void pf_check_xml(const char *s)
+{
+    const char *stack[64];
+    size_t len[64];
+    int depth = 0, roots = 0;
+    const char *c = s;
+    if (strncmp(c, "<?xml", 5) == 0)
+        c = strstr(c, "?>") + 2;
+    while (*c != '\0') {
+        if (*c == '&') {
+            ck_assert_msg(strncmp(c, "&lt;", 4) == 0 || strncmp(c, "&gt;", 4) == 0 ||
+                              strncmp(c, "&amp;", 5) == 0 || strncmp(c, "&quot;", 6) == 0 ||
+                              strncmp(c, "&apos;", 6) == 0,
+                          "bad entity at %.20s", c);
+            c++;
+            continue;
+        }
+        if (*c != '<') {
+            ck_assert_msg(*c != '>', "stray > at %.20s", c);
+            c++;
+            continue;
+        }
+        const char *end = strchr(c, '>');
+        ck_assert_ptr_nonnull(end);
+        for (const char *q = c + 1; q < end; q++)
+            ck_assert_msg(*q != '<', "< inside a tag at %.40s", c);
+        if (c[1] == '/') {
+            ck_assert_msg(depth > 0, "close tag without open at %.20s", c);
+            depth--;
+            ck_assert_msg(strncmp(c + 2, stack[depth], len[depth]) == 0,
+                          "mismatched close tag at %.20s", c);
+        } else {
+            const char *name = c + 1;
+            size_t n = strcspn(name, " \t\n/>");
+            int quotes = 0;
+            for (const char *q = c; q < end; q++)
+                quotes += *q == '"';
+            ck_assert_msg(quotes % 2 == 0, "unbalanced quotes in %.60s", c);
+            if (end[-1] != '/') {
+                ck_assert_int_lt(depth, 64);
+                if (depth == 0)
+                    roots++;
+                stack[depth] = name;
+                len[depth++] = n;
+            } else if (depth == 0) {
+                roots++;
+            }
+        }
+        c = end + 1;
+    }
+    ck_assert_int_eq(depth, 0);
+    ck_assert_int_eq(roots, 1);
+}
+
+START_TEST(test_svg)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    pf_add(p, tu_gettid(), pcs, 3, 90);
+    uintptr_t cold[2] = {(uintptr_t)pf_work_cold + 1, pcs[2]};
+    pf_add(p, tu_gettid(), cold, 2, 10);
+    uintptr_t weird[1] = {16};
+    pf_add(p, tu_gettid(), weird, 1, 1);
+
+    pf_folded f;
+    char *text = pf_folded_text(p, SAMPLER_PROFILE_THREADS);
+    pf_parse_folded(text, &f);
+    free(text);
+    ck_assert_uint_eq(f.total, 101);
+
+    ck_assert_sampler(sampler_profile_write_svg(p, pf_path("out.svg"), SAMPLER_PROFILE_THREADS),
+                      0);
+    char *svg = pf_slurp(pf_path("out.svg"), NULL);
+    ck_assert_msg(strncmp(svg, "<?xml", 5) == 0 && strstr(svg, "<svg") != NULL, "not an SVG");
+    pf_check_xml(svg);
+    char want[300];
+    snprintf(want, sizeof want, "<title>%s (90 samples, 89.11%%)</title>", f.top_leaf);
+    ck_assert_msg(strstr(svg, want) != NULL, "hottest frame %s missing: %s", f.top_leaf, want);
+    ck_assert_msg(strstr(svg, "<title>all (101 samples, 100.00%)</title>") != NULL,
+                  "no root frame");
+    ck_assert_msg(strstr(svg, ">pf_sym_outer</text>") != NULL, "no text on a wide frame");
+    ck_assert_msg(strstr(svg, "<script") == NULL, "not self-contained");
+    free(svg);
+    sampler_profile_free(p);
+}
+END_TEST
+
+#ifdef SAMPLER_TEST_PPROF
+static SamplerPprof__Profile *pf_read_pprof(const char *path)
+{
+    gzFile gz = gzopen(path, "rb");
+    ck_assert_ptr_nonnull(gz);
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    int r;
+    while ((r = gzread(gz, buf + n, (unsigned)(cap - n))) > 0) {
+        n += (size_t)r;
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert_int_eq(gzclose(gz), Z_OK);
+    /* the file is gzip: magic 1f 8b */
+    size_t rawlen;
+    char *raw = pf_slurp(path, &rawlen);
+    ck_assert_msg(rawlen > 2 && (uint8_t)raw[0] == 0x1f && (uint8_t)raw[1] == 0x8b,
+                  "not gzip");
+    free(raw);
+    SamplerPprof__Profile *pr = sampler__pprof__profile__unpack(NULL, n, buf);
+    free(buf);
+    ck_assert_msg(pr != NULL, "protobuf-c could not unpack the profile");
+    return pr;
+}
+
+static const char *pf_str(const SamplerPprof__Profile *pr, int64_t i)
+{
+    ck_assert_msg(i >= 0 && (size_t)i < pr->n_string_table, "string index %" PRId64, i);
+    return pr->string_table[i];
+}
+
+static const SamplerPprof__Function *pf_fun(const SamplerPprof__Profile *pr, uint64_t id)
+{
+    for (size_t i = 0; i < pr->n_function; i++)
+        if (pr->function[i]->id == id)
+            return pr->function[i];
+    ck_abort_msg("no function %" PRIu64, id);
+    return NULL;
+}
+
+static const SamplerPprof__Location *pf_loc(const SamplerPprof__Profile *pr, uint64_t id)
+{
+    for (size_t i = 0; i < pr->n_location; i++)
+        if (pr->location[i]->id == id)
+            return pr->location[i];
+    ck_abort_msg("no location %" PRIu64, id);
+    return NULL;
+}
+#endif
+
+START_TEST(test_pprof)
+{
+#ifndef SAMPLER_TEST_PPROF
+    ck_assert_uint_eq(sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF, 0);
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    ck_assert_sampler(sampler_profile_write_pprof(p, pf_path("x.pb.gz")), SAMPLER_EUNSUPPORTED);
+    sampler_profile_free(p);
+    fprintf(stderr, "profile: pprof not built in; only its absence checked\n");
+#else
+    ck_assert_uint_ne(sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF, 0);
+    pf_sum sum;
+    sampler_profile *p = pf_live_profile(&sum, 20000000);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    pf_add(p, tu_gettid(), pcs, 3, 5);
+    sum.weight += 5;
+    ck_assert_sampler(sampler_profile_write_pprof(p, pf_path("cpu.pb.gz")), 0);
+    SamplerPprof__Profile *pr = pf_read_pprof(pf_path("cpu.pb.gz"));
+
+    ck_assert_str_eq(pf_str(pr, 0), "");
+    ck_assert_uint_eq(pr->n_sample_type, 2);
+    ck_assert_str_eq(pf_str(pr, pr->sample_type[0]->type), "samples");
+    ck_assert_str_eq(pf_str(pr, pr->sample_type[0]->unit), "count");
+    ck_assert_str_eq(pf_str(pr, pr->sample_type[1]->type), "cpu");
+    ck_assert_str_eq(pf_str(pr, pr->sample_type[1]->unit), "nanoseconds");
+    ck_assert_ptr_nonnull(pr->period_type);
+    ck_assert_str_eq(pf_str(pr, pr->period_type->type), "cpu");
+    ck_assert_str_eq(pf_str(pr, pr->period_type->unit), "nanoseconds");
+    ck_assert_int_eq(pr->period, (int64_t)PF_INTERVAL_NS);
+
+    uint64_t count = 0, ns = 0;
+    for (size_t i = 0; i < pr->n_sample; i++) {
+        SamplerPprof__Sample *s = pr->sample[i];
+        ck_assert_uint_eq(s->n_value, 2);
+        count += (uint64_t)s->value[0];
+        ns += (uint64_t)s->value[1];
+        ck_assert_int_eq(s->value[1], s->value[0] * (int64_t)PF_INTERVAL_NS);
+        bool thread = false;
+        for (size_t l = 0; l < s->n_label; l++)
+            if (strcmp(pf_str(pr, s->label[l]->key), "thread") == 0)
+                thread = pf_str(pr, s->label[l]->str)[0] != '\0';
+        ck_assert_msg(thread, "sample %zu has no thread label", i);
+        for (size_t k = 0; k < s->n_location_id; k++) {
+            const SamplerPprof__Location *loc = pf_loc(pr, s->location_id[k]);
+            ck_assert_uint_eq(loc->n_line, 1);
+            pf_fun(pr, loc->line[0]->function_id);
+        }
+    }
+    ck_assert_uint_eq(count, sum.weight);
+    ck_assert_uint_eq(ns, sum.weight * PF_INTERVAL_NS);
+
+    /* functions with file and line (libdw and -g) */
+    bool found = false;
+    for (size_t i = 0; i < pr->n_location; i++) {
+        const SamplerPprof__Location *loc = pr->location[i];
+        const SamplerPprof__Function *fn = pf_fun(pr, loc->line[0]->function_id);
+        if (strcmp(pf_str(pr, fn->name), "pf_sym_caller") != 0)
+            continue;
+        found = true;
+        ck_assert_uint_ne(loc->mapping_id, 0);
+        if (sampler_profile_features() & SAMPLER_PROFILE_HAVE_LIBDW) {
+            const char *file = pf_str(pr, fn->filename);
+            ck_assert_msg(strstr(file, "check_profile.c") != NULL, "file %s", file);
+            ck_assert_int_gt(loc->line[0]->line, 0);
+        }
+    }
+    ck_assert_msg(found, "pf_sym_caller not among the functions");
+    /* mappings: the first is this executable, with a build id under libdw */
+    ck_assert_uint_gt(pr->n_mapping, 0);
+    char exe[4096];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ck_assert_int_gt(el, 0);
+    exe[el] = '\0';
+    ck_assert_str_eq(pf_str(pr, pr->mapping[0]->filename), exe);
+    ck_assert(pr->mapping[0]->memory_start < pr->mapping[0]->memory_limit);
+    if (sampler_profile_features() & SAMPLER_PROFILE_HAVE_LIBDW)
+        ck_assert_uint_ge(strlen(pf_str(pr, pr->mapping[0]->build_id)), 16);
+    sampler__pprof__profile__free_unpacked(pr, NULL);
+    sampler_profile_free(p);
+#endif
+}
+END_TEST
+
+START_TEST(test_go_pprof)
+{
+    if (!(sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF) ||
+        system("command -v go >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "profile: go (or pprof support) missing: go tool pprof test skipped\n");
+        return;
+    }
+    pf_sum sum;
+    sampler_profile *p = pf_live_profile(&sum, 40000000);
+    ck_assert_sampler(sampler_profile_write_pprof(p, pf_path("cpu.pb.gz")), 0);
+    pf_folded f;
+    char *text = pf_folded_text(p, 0);
+    pf_parse_folded(text, &f);
+    free(text);
+
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HOME='%s' GOCACHE='%s/gocache' GOPATH='%s/gopath' GOFLAGS=-mod=mod "
+             "GOPROXY=off GOTOOLCHAIN=local PPROF_TMPDIR='%s' "
+             "go tool pprof -top -nodecount=5 cpu.pb.gz 2>&1",
+             pf_dir, pf_dir, pf_dir, pf_dir, pf_dir);
+    FILE *out = popen(cmd, "r");
+    ck_assert_ptr_nonnull(out);
+    char line[1024], top[256] = "", all[8192] = "";
+    bool header = false;
+    while (fgets(line, sizeof line, out) != NULL) {
+        strncat(all, line, sizeof all - strlen(all) - 1);
+        if (strstr(line, "flat%") != NULL && strstr(line, "cum%") != NULL) {
+            header = true;
+            continue;
+        }
+        if (header && top[0] == '\0') {
+            /* "  80ms 80.00% 80.00%  80ms 80.00%  name" */
+            char c1[64], c2[64], c3[64], c4[64], c5[64];
+            int pos = 0;
+            if (sscanf(line, "%63s %63s %63s %63s %63s %n", c1, c2, c3, c4, c5, &pos) == 5) {
+                snprintf(top, sizeof top, "%s", line + pos);
+                top[strcspn(top, "\n")] = '\0';
+            }
+        }
+    }
+    int st = pclose(out);
+    ck_assert_msg(st == 0 && header, "go tool pprof failed (%d):\n%s", st, all);
+    ck_assert_msg(top[0] != '\0', "no top row:\n%s", all);
+    /* the top function's self weight is the largest in the folded output (ties allowed) */
+    uint64_t w = pf_leaf_weight(&f, top);
+    ck_assert_msg(w == f.top_weight,
+                  "pprof top %s (folded %" PRIu64 ") but folded top %s (%" PRIu64 "):\n%s", top,
+                  w, f.top_leaf, f.top_weight, all);
+    sampler_profile_free(p);
+}
+END_TEST
+
+START_TEST(test_threads)
+{
+    /* a named thread shows up as "name (tid)" at the root */
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    char old[32];
+    ck_assert_int_eq(pthread_getname_np(pthread_self(), old, sizeof old), 0);
+    ck_assert_int_eq(pthread_setname_np(pthread_self(), "pf;worker"), 0);
+    uintptr_t pcs[1] = {0x1234};
+    pf_add(p, tu_gettid(), pcs, 1, 3);
+    pthread_setname_np(pthread_self(), old);
+    pf_add(p, tu_gettid(), pcs, 1, 1); /* the name read at first sight stays */
+    char *text = pf_folded_text(p, SAMPLER_PROFILE_THREADS | SAMPLER_PROFILE_ADDRESSES);
+    char want[64];
+    snprintf(want, sizeof want, "pf_worker (%d);0x1234 4\n", (int)tu_gettid());
+    ck_assert_str_eq(text, want);
+    free(text);
+    sampler_profile_free(p);
+}
+END_TEST
+
+START_TEST(test_badinput)
+{
+    sampler_profile *p = (sampler_profile *)&p;
+    ck_assert_sampler(sampler_profile_new(NULL, NULL), SAMPLER_EINVAL);
+    sampler_profile_options o;
+    ck_assert_sampler(sampler_profile_options_init(NULL, sizeof o), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_options_init(&o, 1), SAMPLER_ESTRUCTSIZE);
+    ck_assert_sampler(sampler_profile_options_init(&o, sizeof o), 0);
+    o.size = 1;
+    ck_assert_sampler(sampler_profile_new(&p, &o), SAMPLER_ESTRUCTSIZE);
+    ck_assert_ptr_null(p);
+    ck_assert_sampler(sampler_profile_options_init(&o, sizeof o), 0);
+    o.interval_ns = 12345;
+    ck_assert_sampler(sampler_profile_new(&p, &o), 0);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, 4), SAMPLER_ESTRUCTSIZE);
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.interval_ns, 12345);
+    sampler_sample s = {.tid = 1, .depth = -1};
+    ck_assert_sampler(sampler_profile_add(p, &s), SAMPLER_EINVAL);
+    s.depth = 2;
+    ck_assert_sampler(sampler_profile_add(p, &s), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_add(p, NULL), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_add(NULL, &s), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write_folded(p, stdout, 0x100), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write_svg(p, pf_path("x.svg"), 0x100), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write_folded_path(p, "/nonexistent/dir/x", 0),
+                      SAMPLER_EIO);
+    ck_assert_sampler(sampler_profile_write_svg(p, "/nonexistent/dir/x", 0), SAMPLER_EIO);
+    if (sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF)
+        ck_assert_sampler(sampler_profile_write_pprof(p, "/nonexistent/dir/x"), SAMPLER_EIO);
+    ck_assert_sampler(sampler_profile_collector_start(p, 0), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_collector_stop(p), SAMPLER_ENOTCOLLECTING);
+    ck_assert_sampler(sampler_profile_drain(NULL), SAMPLER_EINVAL);
+    /* drain with the sampler never started: nothing, no error */
+    ck_assert_int_eq(sampler_profile_drain(p), 0);
+    /* the new codes have names and messages */
+    int codes[] = {SAMPLER_EUNSUPPORTED, SAMPLER_EIO, SAMPLER_ECOLLECTING,
+                   SAMPLER_ENOTCOLLECTING};
+    int want[] = {-15, -16, -17, -18};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(codes[i], want[i]);
+        ck_assert_str_ne(sampler_strerror(codes[i]), "unknown error");
+        ck_assert_str_ne(sampler_err_name(codes[i]), "SAMPLER_EUNKNOWN");
+    }
+    sampler_profile_free(p);
+    sampler_profile_free(NULL);
+}
+END_TEST
+
+START_TEST(test_drain_adapter)
+{
+    /* sampler_profile_drain() and the sampler_sample_fn adapter */
+    sampler_profile *p, *q;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    ck_assert_sampler(sampler_profile_new(&q, NULL), 0);
+    tu_start(PF_INTERVAL_NS);
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    uint64_t deadline = tu_now_ns() + 30000000000ULL;
+    sampler_profile_totals tp, tq;
+    int round = 0;
+    do {
+        tu_burn_cpu_ns(20000000);
+        if (round++ & 1)
+            ck_assert_int_ge(sampler_drain(sampler_profile_sample_fn, q, 0), 0);
+        else
+            ck_assert_int_ge(sampler_profile_drain(p), 0);
+        ck_assert_sampler(sampler_profile_get_totals(p, &tp, sizeof tp), 0);
+        ck_assert_sampler(sampler_profile_get_totals(q, &tq, sizeof tq), 0);
+    } while ((tp.weight < 10 || tq.weight < 10) && tu_now_ns() < deadline);
+    ck_assert_sampler(sampler_stop(), 0);
+    ck_assert_int_ge(sampler_profile_drain(p), 0);
+    sampler_stats st = tu_stats();
+    ck_assert_sampler(sampler_profile_get_totals(p, &tp, sizeof tp), 0);
+    ck_assert_sampler(sampler_profile_get_totals(q, &tq, sizeof tq), 0);
+    ck_assert_uint_gt(tp.weight, 0);
+    ck_assert_uint_gt(tq.weight, 0);
+    ck_assert_uint_eq(tp.weight + tq.weight, st.weight);
+    ck_assert_uint_eq(tp.interval_ns, PF_INTERVAL_NS);
+    sampler_profile_free(p);
+    sampler_profile_free(q);
+}
+END_TEST
+
+Suite *profile_suite(void)
+{
+    Suite *s = suite_create("profile");
+    TCase *tc = tcase_create("profile");
+    tcase_add_checked_fixture(tc, pf_setup, pf_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_aggregation);
+    tcase_add_test(tc, test_folded_totals);
+    tcase_add_test(tc, test_collector);
+    tcase_add_test(tc, test_symbols);
+    tcase_add_test(tc, test_svg);
+    tcase_add_test(tc, test_pprof);
+    tcase_add_test(tc, test_go_pprof);
+    tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_badinput);
+    tcase_add_test(tc, test_drain_adapter);
+    suite_add_tcase(s, tc);
+    return s;
+}
