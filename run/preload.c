@@ -338,6 +338,10 @@ static int sampler_run_start(void)
     /* Hook new threads first, then enumerate the existing ones: none slips
      * through (a thread both hooked and enumerated is registered once). */
     atomic_store(&g.active, 1);
+    /* This thread (main, or the forking thread in a child) registers itself:
+     * the libunwind walker prepares a self-registered thread outside the
+     * handler. */
+    (void)sampler_thread_register(NULL);
     rc = sampler_register_all_threads();
     if (rc < 0)
         fprintf(stderr, PFX "registering threads: %s (profiling goes on)\n",
