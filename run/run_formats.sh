@@ -1,0 +1,53 @@
+#!/bin/sh
+# sampler-run's other outputs and modes: SVG, the format taken from the file
+# name, the default file name, wall clock, --follow-fork (one file per
+# process), the exit status passed through, and a program that ends with
+# _exit() (dash does).
+. "${srcdir:-.}/testlib.sh"
+
+# SVG by --format and by extension.
+"$RUN" -F 1000 --format svg -o "$T/a.svg" -- "$MT_WORK" -n 2 -u 50 > /dev/null 2> "$T/err" ||
+    fail "svg run exited $?: $(cat "$T/err")"
+grep -q '<svg' "$T/a.svg" || fail "a.svg is not an SVG"
+grep -q 'work1' "$T/a.svg" || fail "a.svg lacks work1"
+"$RUN" -F 1000 -o "$T/b.svg" -- "$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err" || fail "b.svg run"
+grep -q '<svg' "$T/b.svg" || fail "format not taken from the .svg extension"
+grep -q '(svg)$' "$T/err" || fail "summary does not say svg"
+
+# Default output name, in the working directory.
+(cd "$T" && "$OLDPWD/$RUN" -q -- "$OLDPWD/$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err") ||
+    fail "default-name run: $(cat "$T/err")"
+test -s "$T/sampler.folded" || fail "no sampler.folded in the working directory"
+test ! -s "$T/err" || fail "-q still printed: $(cat "$T/err")"
+
+# Wall clock: the main thread, blocked in pthread_join, is sampled too.
+"$RUN" -F 1000 --clock wall -o "$T/wall.folded" -- "$MT_WORK" -n 1 -u 100 > /dev/null 2> "$T/err" ||
+    fail "wall run: $(cat "$T/err")"
+grep -q 's wall)' "$T/err" || fail "summary does not say wall"
+grep -q '^mt_work (' "$T/wall.folded" || fail "wall clock: the idle main thread has no samples"
+
+# Exit status is the program's; a missing command is 127.
+"$RUN" -q -o "$T/st.folded" -- sh -c 'exit 3' 2> "$T/err"
+test $? -eq 3 || fail "exit status not passed through"
+"$RUN" -q -o "$T/st.folded" -- "$T/no-such-program" 2> "$T/err"
+test $? -eq 127 || fail "missing command: not 127"
+grep -q "cannot run" "$T/err" || fail "missing command: no message"
+
+# A shell that ends with _exit(): the profile is written all the same, and
+# the child it runs is not profiled (LD_PRELOAD is gone for it).
+"$RUN" -F 1000 -o "$T/sh.folded" -- sh -c "\"$MT_WORK\" -n 1 -u 20 > /dev/null; exit 0" 2> "$T/err" ||
+    fail "sh run exited $?"
+cat "$T/err"
+test "$(grep -c '^sampler-run: pid' "$T/err")" -eq 1 || fail "expected one summary line (the shell's)"
+grep -q '^work0' "$T/sh.folded" && fail "the shell's child was profiled without --follow-fork"
+test -f "$T/sh.folded" || fail "no profile from a shell"
+
+# --follow-fork: every process writes FILE.PID.
+"$RUN" -F 1000 --follow-fork -o "$T/ff.folded" -- sh -c "\"$MT_WORK\" -n 1 -u 50 > /dev/null; \"$MT_WORK\" -n 2 -u 20 > /dev/null" 2> "$T/err" ||
+    fail "follow-fork run exited $?"
+cat "$T/err"
+n=$(ls "$T"/ff.folded.* 2>/dev/null | wc -l)
+test "$n" -ge 3 || fail "--follow-fork: expected >= 3 files (shell + 2 children), got $n"
+grep -l '^work1 ' "$T"/ff.folded.* > /dev/null || fail "--follow-fork: the 2-thread child has no work1"
+test ! -e "$T/ff.folded" || fail "--follow-fork also wrote the plain FILE"
+exit 0

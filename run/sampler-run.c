@@ -1,0 +1,304 @@
+/*
+ * sampler-run: profile every thread of an unmodified, dynamically linked
+ * program with libsampler.
+ *
+ *   sampler-run [-F HZ | -i INTERVAL] [-o FILE] [--format pprof|folded|svg]
+ *               [--walker fp|libunwind] [--clock cpu|wall] [--follow-fork]
+ *               [-q] -- CMD ARGS...
+ *
+ * It checks its options, puts them into SAMPLER_RUN_* environment variables
+ * (run/sampler_run.h), prepends libsampler-preload.so to LD_PRELOAD and execs
+ * CMD: the exit status is CMD's own. The preload module does the profiling
+ * and prints the summary line when CMD exits.
+ */
+#include <config.h>
+
+#include "sampler_run.h"
+
+#include <sampler.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PFX "sampler-run: "
+#define EXIT_USAGE 2
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: sampler-run [OPTIONS] [--] CMD [ARGS...]\n"
+            "Profile every thread of CMD (a dynamically linked program) with libsampler.\n"
+            "\n"
+            "  -F, --frequency HZ    samples per second of CPU time (default 100)\n"
+            "  -i, --interval TIME   time between samples instead, with a unit:\n"
+            "                        ns, us, ms or s (e.g. 4ms, 500us; no unit: ms)\n"
+            "  -o, --output FILE     profile file (default sampler.folded, sampler.pb.gz\n"
+            "                        or sampler.svg by format)\n"
+            "  -f, --format FMT      folded, pprof or svg (default: from FILE's extension\n"
+            "                        .svg, .pb.gz, .pprof, .pb; else folded)\n"
+            "  -w, --walker W        fp (frame pointers, default) or libunwind\n"
+            "  -c, --clock C         cpu (CPU time, default) or wall (idle threads too)\n"
+            "      --follow-fork     profile child processes too: one file per process,\n"
+            "                        FILE.PID\n"
+            "  -q, --quiet           no summary line at exit\n"
+            "  -h, --help            this text\n"
+            "  -V, --version         the version\n"
+            "\n"
+            "The profile is written when CMD exits normally (exit() or return from main);\n"
+            "the exit status is CMD's. Environment: " SAMPLER_RUN_ENV_PRELOAD
+            " names the preload\nmodule to use.\n");
+}
+
+static int bad(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, PFX);
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nTry 'sampler-run --help'.\n");
+    return EXIT_USAGE;
+}
+
+/* "-i" value: a decimal number with an optional unit. 0 or a value in ns. */
+static unsigned long long parse_interval(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || !isfinite(v) || v <= 0)
+        return 0;
+    double mul;
+    if (strcmp(end, "ns") == 0)
+        mul = 1;
+    else if (strcmp(end, "us") == 0)
+        mul = 1e3;
+    else if (strcmp(end, "ms") == 0 || *end == '\0')
+        mul = 1e6;
+    else if (strcmp(end, "s") == 0)
+        mul = 1e9;
+    else
+        return 0;
+    double ns = v * mul;
+    if (ns < (double)SAMPLER_INTERVAL_MIN_NS || ns > (double)SAMPLER_INTERVAL_MAX_NS)
+        return 0;
+    return (unsigned long long)llround(ns);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The preload module: $SAMPLER_RUN_PRELOAD, next to this program (build
+ * tree: the libtool object directory), else the installed one. */
+static int find_module(char *out, size_t size)
+{
+    const char *env = getenv(SAMPLER_RUN_ENV_PRELOAD);
+    if (env != NULL && *env != '\0') {
+        if (access(env, R_OK) != 0) {
+            fprintf(stderr, PFX "%s='%s': %s\n", SAMPLER_RUN_ENV_PRELOAD, env,
+                    strerror(errno));
+            return -1;
+        }
+        snprintf(out, size, "%s", env);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            const char *tries[] = {"/.libs/", "/"};
+            for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
+                if ((size_t)snprintf(out, size, "%s%s%s", exe, tries[i], SAMPLER_RUN_MODULE) <
+                        size &&
+                    access(out, R_OK) == 0)
+                    return 0;
+            }
+        }
+    }
+    snprintf(out, size, "%s/%s", PKGLIBDIR, SAMPLER_RUN_MODULE);
+    if (access(out, R_OK) == 0)
+        return 0;
+    fprintf(stderr,
+            PFX "cannot find %s (looked next to this program and in %s); set %s to "
+                "its path\n",
+            SAMPLER_RUN_MODULE, PKGLIBDIR, SAMPLER_RUN_ENV_PRELOAD);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_FOLLOW_FORK = 256 };
+    static const struct option opts[] = {
+        {"frequency", required_argument, NULL, 'F'},
+        {"interval", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"walker", required_argument, NULL, 'w'},
+        {"clock", required_argument, NULL, 'c'},
+        {"follow-fork", no_argument, NULL, OPT_FOLLOW_FORK},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    unsigned long long interval_ns = 10000000ULL;
+    int have_rate = 0, follow_fork = 0, quiet = 0;
+    const char *output = NULL, *format = NULL, *walker = "fp", *clock = "cpu";
+    int c;
+    opterr = 0;
+    /* '+': stop at CMD, so that `sampler-run prog -x` passes -x to prog. */
+    while ((c = getopt_long(argc, argv, "+:F:i:o:f:w:c:qhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F': {
+            char *end;
+            errno = 0;
+            double hz = strtod(optarg, &end);
+            if (have_rate++)
+                return bad("give -F or -i once%s%s", "", "");
+            if (errno != 0 || end == optarg || *end != '\0' || !isfinite(hz) || hz <= 0 ||
+                1e9 / hz < (double)SAMPLER_INTERVAL_MIN_NS ||
+                1e9 / hz > (double)SAMPLER_INTERVAL_MAX_NS)
+                return bad("-F '%s': not a frequency in Hz between 1/3600 and 1000000%s",
+                           optarg, "");
+            interval_ns = (unsigned long long)llround(1e9 / hz);
+            break;
+        }
+        case 'i':
+            if (have_rate++)
+                return bad("give -F or -i once%s%s", "", "");
+            interval_ns = parse_interval(optarg);
+            if (interval_ns == 0)
+                return bad("-i '%s': not an interval between 1us and 3600s (e.g. 10ms, "
+                           "500us)%s",
+                           optarg, "");
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "folded") && strcmp(optarg, "pprof") && strcmp(optarg, "svg"))
+                return bad("--format '%s': use folded, pprof or svg%s", optarg, "");
+            format = optarg;
+            break;
+        case 'w':
+            if (strcmp(optarg, "fp") && strcmp(optarg, "libunwind"))
+                return bad("--walker '%s': use fp or libunwind%s", optarg, "");
+            walker = optarg;
+            break;
+        case 'c':
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "wall"))
+                return bad("--clock '%s': use cpu or wall%s", optarg, "");
+            clock = optarg;
+            break;
+        case OPT_FOLLOW_FORK:
+            follow_fork = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("sampler-run (libsampler) %s\n", sampler_version_string());
+            return 0;
+        case ':':
+            return bad("option '%s' needs a value%s", argv[optind - 1], "");
+        default:
+            return bad("unknown option '%s'%s", argv[optind - 1], "");
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, PFX "no command to run\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    if (format == NULL) {
+        format = "folded";
+        if (output != NULL && ends_with(output, ".svg"))
+            format = "svg";
+        else if (output != NULL && (ends_with(output, ".pb.gz") || ends_with(output, ".pprof") ||
+                                    ends_with(output, ".pb")))
+            format = "pprof";
+    }
+    if (strcmp(format, "pprof") == 0 &&
+        !(sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF)) {
+        fprintf(stderr, PFX "this libsampler was built without pprof support (needs zlib1g-dev, "
+                        "libprotobuf-c-dev, protobuf-c-compiler); use --format folded or svg\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(walker, "libunwind") == 0) {
+#ifdef SAMPLER_RUN_HAVE_UNWIND_API
+        if (!sampler_walk_libunwind_available()) {
+#else
+        {
+#endif
+            fprintf(stderr, PFX "this libsampler was built without the libunwind walker "
+                            "(install libunwind-dev and reconfigure); use --walker fp\n");
+            return EXIT_USAGE;
+        }
+    }
+
+    char out_abs[PATH_MAX];
+    if (output == NULL)
+        output = strcmp(format, "pprof") == 0 ? "sampler.pb.gz"
+                 : strcmp(format, "svg") == 0 ? "sampler.svg"
+                                              : "sampler.folded";
+    if (output[0] == '/')
+        snprintf(out_abs, sizeof out_abs, "%s", output);
+    else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd) == NULL ||
+            (size_t)snprintf(out_abs, sizeof out_abs, "%s/%s", cwd, output) >= sizeof out_abs) {
+            fprintf(stderr, PFX "cannot make '%s' an absolute path\n", output);
+            return EXIT_USAGE;
+        }
+    }
+
+    char module[PATH_MAX];
+    if (find_module(module, sizeof module) < 0)
+        return EXIT_USAGE;
+    if (strpbrk(module, " :") != NULL) {
+        fprintf(stderr, PFX "the preload module's path '%s' has a space or colon, which "
+                        "LD_PRELOAD cannot carry\n", module);
+        return EXIT_USAGE;
+    }
+
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", interval_ns);
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = NULL;
+    if (old != NULL && *old != '\0') {
+        preload = malloc(strlen(module) + strlen(old) + 2);
+        if (preload != NULL)
+            sprintf(preload, "%s:%s", module, old);
+    } else
+        preload = strdup(module);
+    if (preload == NULL || setenv(SAMPLER_RUN_ENV_INTERVAL, buf, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_OUTPUT, out_abs, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_FORMAT, format, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_WALKER, walker, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_CLOCK, clock, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_FOLLOW_FORK, follow_fork ? "1" : "0", 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_QUIET, quiet ? "1" : "0", 1) != 0 ||
+        setenv("LD_PRELOAD", preload, 1) != 0) {
+        fprintf(stderr, PFX "out of memory\n");
+        return EXIT_USAGE;
+    }
+    free(preload);
+
+    execvp(argv[optind], argv + optind);
+    int err = errno;
+    fprintf(stderr, PFX "cannot run '%s': %s\n", argv[optind], strerror(err));
+    return err == ENOENT ? 127 : 126;
+}
