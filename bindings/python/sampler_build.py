@@ -97,12 +97,59 @@ typedef struct sampler_stats {
 } sampler_stats;
 int sampler_get_stats(sampler_stats *out, size_t size);
 
+typedef struct sampler_sample {
+    pid_t tid;
+    int depth;
+    uint64_t time_ns;
+    uint64_t weight;
+    void *thread_arg;
+    const uintptr_t *pcs;
+} sampler_sample;
+
+/* ---- sampler/profile.h: aggregation, symbols, folded/pprof/SVG writers ---- */
+typedef struct sampler_profile sampler_profile;
+#define SAMPLER_PROFILE_HAVE_LIBDW ...
+#define SAMPLER_PROFILE_HAVE_PPROF ...
+#define SAMPLER_PROFILE_THREADS ...
+#define SAMPLER_PROFILE_ADDRESSES ...
+unsigned int sampler_profile_features(void);
+typedef struct sampler_profile_options {
+    size_t size;
+    uint64_t interval_ns;
+    ...;
+} sampler_profile_options;
+int sampler_profile_options_init(sampler_profile_options *opt, size_t size);
+int sampler_profile_new(sampler_profile **out, const sampler_profile_options *opt);
+void sampler_profile_free(sampler_profile *profile);
+int sampler_profile_add(sampler_profile *profile, const sampler_sample *sample);
+int sampler_profile_drain(sampler_profile *profile);
+int sampler_profile_reset(sampler_profile *profile);
+typedef struct sampler_profile_totals {
+    size_t size;
+    uint64_t samples;
+    uint64_t weight;
+    uint64_t stacks;
+    uint64_t threads;
+    uint64_t interval_ns;
+    ...;
+} sampler_profile_totals;
+int sampler_profile_get_totals(sampler_profile *profile, sampler_profile_totals *out,
+                               size_t size);
+int sampler_profile_collector_start(sampler_profile *profile, unsigned int period_ms);
+int sampler_profile_collector_stop(sampler_profile *profile);
+int sampler_profile_write_folded_path(sampler_profile *profile, const char *path,
+                                      unsigned int flags);
+int sampler_profile_write_pprof(sampler_profile *profile, const char *path);
+int sampler_profile_write_svg(sampler_profile *profile, const char *path, unsigned int flags);
+
 /* ---- helpers defined in set_source below ---- */
 typedef struct pysampler_buf {
     uint64_t *words;   /* per sample: tid, time_ns, weight, thread_arg, depth, pcs... */
     size_t len;
     size_t cap;
     int oom;
+    sampler_profile *profile; /* if not NULL, each sample is also added to it */
+    int add_err;              /* first sampler_profile_add() error, or 0 */
 } pysampler_buf;
 int pysampler_drain(pysampler_buf *buf, size_t max);
 void pysampler_buf_free(pysampler_buf *buf);
@@ -131,13 +178,21 @@ typedef struct pysampler_buf {
     size_t len;
     size_t cap;
     int oom;
+    sampler_profile *profile;
+    int add_err;
 } pysampler_buf;
 
 /* Drain callback: copy each sample into one flat array of words, so the
- * drain runs without calling back into Python (and without the GIL). */
+ * drain runs without calling back into Python (and without the GIL), and
+ * add it to buf->profile when there is one (Sampler's C profile). */
 static int pysampler_collect(const sampler_sample *s, void *arg)
 {
     pysampler_buf *b = arg;
+    if (b->profile != NULL) {
+        int rc = sampler_profile_add(b->profile, s);
+        if (rc < 0 && b->add_err == 0)
+            b->add_err = rc;
+    }
     int depth = s->depth > 0 ? s->depth : 0;
     size_t need = b->len + 5 + (size_t)depth;
     if (need > b->cap) {

@@ -12,7 +12,12 @@ Quick use::
     with sampler.profile(interval=0.005) as p:
         work()                      # threads started here are sampled too
     print(p.format_top(5))          # top native functions per thread
-    p.write_folded("out.folded")    # for flamegraph.pl / speedscope
+    p.write_folded("out.folded")    # for flamegraph.pl / speedscope (C writer)
+    p.write_pprof("cpu.pb.gz")      # for go tool pprof (gzip'd protobuf)
+    p.write_svg("cpu.svg")          # a flame graph
+
+Long runs: ``sampler.profile(collect=True)`` lets a C thread drain into the
+run's C :class:`Profile`, so no sample is lost to a full buffer.
 
 Lower level: :func:`start`, :func:`stop`, :func:`pause`, :func:`resume`,
 :func:`register_thread`, :func:`drain`, :func:`stats`. Errors from the C
@@ -59,14 +64,28 @@ from ._errors import (
     StructSizeError,
     SystemCallError,
     TimerLimitError,
+    UnsupportedError,
+    ProfileIOError,
+    AlreadyCollectingError,
+    NotCollectingError,
 )
-from ._report import FunctionShare, folded_lines, format_top, top_functions, write_folded
+from ._profile import Profile, ProfileTotals, profile_features
+from ._report import (
+    FunctionShare,
+    folded_lines,
+    format_top,
+    top_functions,
+    write_folded,
+    write_pprof,
+    write_svg,
+)
 from ._sampler_obj import Sampler, profile
 from ._symbols import Symbol, frame_symbol, symbolize
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlreadyCollectingError",
     "AlreadyPausedError",
     "AlreadyRegisteredError",
     "AlreadyStartedError",
@@ -75,10 +94,14 @@ __all__ = [
     "FunctionShare",
     "InvalidArgumentError",
     "NoSuchThreadError",
+    "NotCollectingError",
     "NotPausedError",
     "NotRegisteredError",
     "NotStartedError",
     "OutOfMemoryError",
+    "Profile",
+    "ProfileIOError",
+    "ProfileTotals",
     "Sample",
     "Sampler",
     "SamplerError",
@@ -88,6 +111,7 @@ __all__ = [
     "Symbol",
     "SystemCallError",
     "TimerLimitError",
+    "UnsupportedError",
     "WALKERS",
     "drain",
     "folded_lines",
@@ -97,6 +121,7 @@ __all__ = [
     "library_version",
     "pause",
     "profile",
+    "profile_features",
     "reap_threads",
     "register_all_threads",
     "register_thread",
@@ -113,4 +138,6 @@ __all__ = [
     "unregister_thread",
     "unregister_tid",
     "write_folded",
+    "write_pprof",
+    "write_svg",
 ]

@@ -443,12 +443,19 @@ def drain(max: int = 0) -> List[Sample]:
     Returns:
         the samples, as :class:`Sample` tuples.
     """
-    mx = _int_arg("max", max)
+    return _drain(_int_arg("max", max), ffi.NULL)
+
+
+def _drain(mx: int, cprofile: Any) -> List[Sample]:
+    """:func:`drain`, also adding every sample to the C ``sampler_profile *``
+    ``cprofile`` (``ffi.NULL`` for none) in the same pass, in C."""
     buf = ffi.new("pysampler_buf *")
+    buf.profile = cprofile
     try:
         rc = lib.pysampler_drain(buf, mx)
         words = ffi.unpack(buf.words, buf.len) if buf.len else []
         oom = buf.oom
+        add_err = buf.add_err
     finally:
         lib.pysampler_buf_free(buf)
     check(rc, "sampler_drain")
@@ -469,6 +476,7 @@ def drain(max: int = 0) -> List[Sample]:
         i += 5 + depth
     if oom:
         raise MemoryError(f"out of memory while draining ({len(out)} samples read)")
+    check(add_err, "sampler_profile_add")
     return out
 
 

@@ -21,6 +21,10 @@ __all__ = [
     "SystemCallError",
     "StructSizeError",
     "BusyError",
+    "UnsupportedError",
+    "ProfileIOError",
+    "AlreadyCollectingError",
+    "NotCollectingError",
 ]
 
 
@@ -131,6 +135,49 @@ class BusyError(SamplerError):
     CODE = -14
 
 
+class UnsupportedError(SamplerError):
+    """``SAMPLER_EUNSUPPORTED``: not built into this copy of libsampler, e.g.
+    pprof output without protobuf-c (see :func:`sampler.profile_features`)."""
+
+    CODE = -15
+
+
+class ProfileIOError(SamplerError):
+    """``SAMPLER_EIO``: a profile file could not be created or written.
+
+    Attributes:
+        errno: the C ``errno`` after the failed call (0 if unknown).
+        filename: the file, when known.
+    """
+
+    CODE = -16
+
+    def __init__(self, code: int, call: Optional[str] = None, message: Optional[str] = None,
+                 errno: int = 0, filename: Optional[str] = None):
+        self.errno: int = errno
+        self.filename: Optional[str] = filename
+        if message is None and (errno or filename):
+            import os
+
+            base = ffi.string(lib.sampler_strerror(code)).decode()
+            why = f": {os.strerror(errno)}" if errno else ""
+            where = f" ({filename})" if filename else ""
+            message = f"{base}{why}{where}"
+        super().__init__(code, call, message)
+
+
+class AlreadyCollectingError(SamplerError):
+    """``SAMPLER_ECOLLECTING``: the profile's collector thread is already running."""
+
+    CODE = -17
+
+
+class NotCollectingError(SamplerError):
+    """``SAMPLER_ENOTCOLLECTING``: the profile's collector thread is not running."""
+
+    CODE = -18
+
+
 _BY_CODE: Dict[int, Type[SamplerError]] = {
     cls.CODE: cls
     for cls in (
@@ -148,6 +195,10 @@ _BY_CODE: Dict[int, Type[SamplerError]] = {
         SystemCallError,
         StructSizeError,
         BusyError,
+        UnsupportedError,
+        ProfileIOError,
+        AlreadyCollectingError,
+        NotCollectingError,
     )
 }
 

@@ -1,13 +1,14 @@
-"""Reports and profile writers built in Python from drained samples.
+"""Reports and profile writers.
 
-``write_folded`` is pure Python: it aggregates :class:`~sampler.Sample`
-stacks and names frames with ``dladdr`` (:mod:`sampler._symbols`).
+``top_functions``/``format_top``/``folded_lines`` are pure Python: they work
+on :class:`~sampler.Sample` lists and name frames with ``dladdr``
+(:mod:`sampler._symbols`), with :mod:`threading` names for thread roots.
 
-When libsampler's C profile API (``include/sampler/profile.h``: aggregation,
-libdw symbols, folded and gzip'd pprof writers) is available, ``write_pprof``
-and a C-backed ``write_folded`` will be added here with the same shape
-(``write_xxx(path, samples=None, ...)``), and ``sampler_build.py`` will
-declare that API in its cdef; the Python writer stays as the fallback.
+``write_folded``, ``write_pprof`` and ``write_svg`` are C-backed: the samples
+go into a temporary C profile (:class:`sampler.Profile`, ``profile.h``) whose
+writers name frames with libdw (static functions, file:line) when the library
+has it. The C writers label threads ``comm (tid)`` (see :mod:`sampler._profile`);
+the pure-Python ``folded_lines`` is kept for :mod:`threading` names.
 """
 from __future__ import annotations
 
@@ -17,9 +18,18 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._core import Sample, thread_names
+from ._profile import Profile
 from ._symbols import frame_symbol
 
-__all__ = ["FunctionShare", "top_functions", "format_top", "folded_lines", "write_folded"]
+__all__ = [
+    "FunctionShare",
+    "top_functions",
+    "format_top",
+    "folded_lines",
+    "write_folded",
+    "write_pprof",
+    "write_svg",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -122,24 +132,52 @@ def folded_lines(
     return sorted(f"{';'.join(k)} {w}" for k, w in agg.items())
 
 
+def _profile_of(samples: Optional[Iterable[Sample]]) -> Profile:
+    prof = Profile()
+    try:
+        if samples is None:
+            prof.drain()
+        else:
+            prof.add(samples)
+    except BaseException:
+        prof.close()
+        raise
+    return prof
+
+
 def write_folded(
-    path: PathLike,
-    samples: Iterable[Sample],
-    *,
-    thread_root: bool = True,
-    names: Optional[Mapping[int, str]] = None,
-) -> int:
-    """Write a folded-stacks profile (pure Python, ``dladdr`` names).
+    path: PathLike, samples: Optional[Iterable[Sample]] = None, *, threads: bool = True
+) -> None:
+    """Write folded stacks (``root;caller;...;leaf weight``) with libsampler's C writer.
 
     Args:
-        path: output file.
-        samples: drained samples.
-        thread_root, names: as for :func:`folded_lines`.
-    Returns:
-        the number of lines written.
+        path: file to create or truncate.
+        samples: drained samples; ``None`` drains the sampler's buffer now
+            (those samples are consumed: :func:`sampler.drain` will not see them).
+        threads: root each stack at its thread, ``comm (tid)``.
+    Raises:
+        ProfileIOError: the file could not be written.
     """
-    lines = folded_lines(samples, thread_root=thread_root, names=names)
-    with open(path, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line + "\n")
-    return len(lines)
+    with _profile_of(samples) as prof:
+        prof.write_folded(path, threads=threads)
+
+
+def write_pprof(path: PathLike, samples: Optional[Iterable[Sample]] = None) -> None:
+    """Write a gzip'd pprof protobuf profile (``go tool pprof FILE``).
+
+    Args: as for :func:`write_folded`. The pprof period is the running
+    sampler's interval (10 ms if it never ran).
+    Raises:
+        UnsupportedError: libsampler was built without pprof support.
+        ProfileIOError: the file could not be written.
+    """
+    with _profile_of(samples) as prof:
+        prof.write_pprof(path)
+
+
+def write_svg(
+    path: PathLike, samples: Optional[Iterable[Sample]] = None, *, threads: bool = True
+) -> None:
+    """Write a self-contained SVG flame graph. Args: as for :func:`write_folded`."""
+    with _profile_of(samples) as prof:
+        prof.write_svg(path, threads=threads)

@@ -7,7 +7,9 @@ from typing import Any, Dict, List, Optional, Type
 
 from . import _core
 from ._core import Sample, Stats
-from ._report import FunctionShare, PathLike, format_top, top_functions, write_folded
+from ._errors import NotStartedError
+from ._profile import Profile
+from ._report import FunctionShare, PathLike, format_top, top_functions
 
 __all__ = ["Sampler", "profile"]
 
@@ -16,12 +18,27 @@ class Sampler:
     """Settings for one sampling run, and the samples it collected.
 
     ``with Sampler(...) as s:`` starts sampling on entry and stops on exit;
-    then :meth:`samples`, :meth:`top_functions` and :meth:`write_folded`
-    work on everything collected. The C sampler is process-global, so only
-    one :class:`Sampler` can be active at a time (a second raises
-    :class:`~sampler.AlreadyStartedError`).
+    then :meth:`samples`, :meth:`top_functions`, :meth:`write_folded`,
+    :meth:`write_pprof` and :meth:`write_svg` work on everything collected.
+    The C sampler is process-global, so only one :class:`Sampler` can be
+    active at a time (a second raises :class:`~sampler.AlreadyStartedError`).
 
-    Arguments are those of :func:`sampler.start`.
+    Each run owns a C :class:`~sampler.Profile` (:attr:`profile`), made at
+    :meth:`start` with the run's interval; the C writers write it. How samples
+    get there depends on ``collect``:
+
+    * ``collect=False`` (default): :meth:`drain` (called by :meth:`samples`,
+      :meth:`stop` and the writers) takes the buffered samples in one C pass
+      into both the Python list (:meth:`samples`) and the C profile. Call
+      :meth:`drain` now and then in long runs, or samples beyond
+      ``buffer_capacity`` are dropped.
+    * ``collect=True``: a C collector thread drains the buffer into the C
+      profile every ``collect_period_ms``, so nothing is lost to a full buffer
+      and memory grows with distinct stacks only. No :class:`~sampler.Sample`
+      objects are kept: :meth:`samples`, :meth:`top_functions` and
+      :meth:`format_top` raise :class:`ValueError`; use the writers.
+
+    Other arguments are those of :func:`sampler.start`.
     """
 
     def __init__(
@@ -37,9 +54,19 @@ class Sampler:
         current_thread: bool = True,
         new_threads: bool = True,
         existing_threads: bool = False,
+        collect: bool = False,
+        collect_period_ms: int = 100,
     ) -> None:
         # Check the arguments now, so a bad one fails at construction.
-        _core._interval_ns(interval, interval_ns)
+        self._interval_ns: int = _core._interval_ns(interval, interval_ns)
+        if isinstance(collect_period_ms, bool) or not isinstance(collect_period_ms, int):
+            raise TypeError("collect_period_ms must be an int")
+        if not 1 <= collect_period_ms <= 60000:
+            raise _core.InvalidArgumentError(
+                -1, "Sampler", f"collect_period_ms must be 1..60000, got {collect_period_ms}")
+        self._collect = bool(collect)
+        self._period_ms = collect_period_ms
+        self._profile: Optional[Profile] = None
         self._kwargs: Dict[str, Any] = dict(
             interval=interval,
             interval_ns=interval_ns,
@@ -57,9 +84,35 @@ class Sampler:
         self._active = False
         self._final_stats: Optional[Stats] = None
 
+    @property
+    def profile(self) -> Optional[Profile]:
+        """The C profile of the current or last run (``None`` before :meth:`start`)."""
+        return self._profile
+
+    @property
+    def collect(self) -> bool:
+        """Whether a C collector thread fills :attr:`profile` (see the class doc)."""
+        return self._collect
+
     def start(self) -> "Sampler":
-        """Start sampling (see :func:`sampler.start`); forgets earlier samples."""
-        _core.start(**self._kwargs)
+        """Start sampling (see :func:`sampler.start`); forgets earlier samples
+        and makes a new :attr:`profile`."""
+        prof = Profile(interval_ns=self._interval_ns)
+        try:
+            _core.start(**self._kwargs)
+        except BaseException:
+            prof.close()
+            raise
+        if self._collect:
+            try:
+                prof.start_collector(self._period_ms)
+            except BaseException:
+                _core.stop()
+                prof.close()
+                raise
+        if self._profile is not None:
+            self._profile.close()
+        self._profile = prof
         self._samples = []
         self._names = {}
         self._final_stats = None
@@ -74,7 +127,10 @@ class Sampler:
             _core.stop()
         finally:
             self._active = False
-            self.drain()
+            if self._collect and self._profile is not None:
+                self._profile.stop_collector()  # and drains what is left
+            else:
+                self.drain()
             self._final_stats = _core.stats()
 
     def pause(self) -> None:
@@ -86,14 +142,28 @@ class Sampler:
         _core.resume()
 
     def drain(self) -> List[Sample]:
-        """Move buffered samples into this object; returns the new ones."""
-        new = _core.drain()
-        self._samples.extend(new)
+        """Move buffered samples into this object (the Python list and the C
+        :attr:`profile`); returns the new ones. With ``collect=True`` they go
+        into the C profile only and this returns ``[]``."""
         self._names.update(_core.thread_names())
+        if self._profile is None:
+            return []
+        if self._collect:
+            self._profile.drain()
+            return []
+        new = self._profile._drain_samples()
+        self._samples.extend(new)
         return new
 
     def samples(self) -> List[Sample]:
-        """Every sample collected so far (drains the buffer first while active)."""
+        """Every sample collected so far (drains the buffer first while active).
+
+        Raises:
+            ValueError: with ``collect=True`` (samples live only in :attr:`profile`).
+        """
+        if self._collect:
+            raise ValueError("Sampler(collect=True) keeps its samples only in the C profile: "
+                             "use write_folded()/write_pprof()/write_svg() or .profile")
         if self._active:
             self.drain()
         return list(self._samples)
@@ -118,10 +188,30 @@ class Sampler:
         """The top ``n`` native functions per thread, as text."""
         return format_top(self.top_functions(n), self.thread_names())
 
-    def write_folded(self, path: PathLike, *, thread_root: bool = True) -> int:
-        """Write :meth:`samples` as folded stacks (pure Python; see
-        :func:`sampler.write_folded`). Returns the number of lines."""
-        return write_folded(path, self.samples(), thread_root=thread_root, names=self.thread_names())
+    def _written_profile(self, call: str) -> Profile:
+        if self._profile is None:
+            raise NotStartedError(-4, call, "this Sampler never ran: nothing to write")
+        if self._active:
+            self.drain()
+        return self._profile
+
+    def write_folded(self, path: PathLike, *, threads: bool = True) -> None:
+        """Write everything collected as folded stacks (C writer; see
+        :meth:`sampler.Profile.write_folded`). Threads are labelled ``comm (tid)``;
+        :func:`sampler.folded_lines` gives :mod:`threading` names instead."""
+        self._written_profile("Sampler.write_folded").write_folded(path, threads=threads)
+
+    def write_pprof(self, path: PathLike) -> None:
+        """Write everything collected as gzip'd pprof (``go tool pprof``).
+
+        Raises:
+            UnsupportedError: libsampler was built without pprof support.
+        """
+        self._written_profile("Sampler.write_pprof").write_pprof(path)
+
+    def write_svg(self, path: PathLike, *, threads: bool = True) -> None:
+        """Write everything collected as a self-contained SVG flame graph."""
+        self._written_profile("Sampler.write_svg").write_svg(path, threads=threads)
 
     def __enter__(self) -> "Sampler":
         return self.start()

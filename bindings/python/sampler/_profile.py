@@ -1,0 +1,231 @@
+""":class:`Profile`: a C ``sampler_profile`` (``include/sampler/profile.h``).
+
+A profile aggregates samples by (thread, stack) in C, names the frames when it
+is written (libdw when the library was built with it, else ``dladdr``) and
+writes folded stacks, gzip'd pprof protobuf or an SVG flame graph. Memory grows
+with the number of distinct stacks, not with the number of samples.
+
+Thread labels in these C-written files are ``comm (tid)``, the kernel's thread
+name read from ``/proc/self/task/TID/comm`` when the profile first sees the
+thread (``[exited]`` if it is gone by then). Python threads are not renamed
+in the kernel, so they usually show as ``python3 (tid)``; use
+:func:`sampler.folded_lines` (pure Python) for :mod:`threading` names.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, FrozenSet, Iterable, Optional, Union
+
+from _sampler import ffi, lib
+
+from ._core import Sample, _drain
+from ._errors import InvalidArgumentError, ProfileIOError, UnsupportedError, check
+
+__all__ = ["Profile", "ProfileTotals", "profile_features"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def profile_features() -> FrozenSet[str]:
+    """The optional parts this copy of libsampler was built with
+    (``sampler_profile_features()``): a subset of ``{"libdw", "pprof"}``.
+
+    Without ``"pprof"``, :meth:`Profile.write_pprof` raises
+    :class:`~sampler.UnsupportedError`; without ``"libdw"``, frames are named
+    with ``dladdr`` (exported symbols only)."""
+    f = lib.sampler_profile_features()
+    out = set()
+    if f & lib.SAMPLER_PROFILE_HAVE_LIBDW:
+        out.add("libdw")
+    if f & lib.SAMPLER_PROFILE_HAVE_PPROF:
+        out.add("pprof")
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class ProfileTotals:
+    """What a :class:`Profile` holds (``sampler_profile_totals``)."""
+
+    samples: int  #: samples added
+    weight: int  #: sum of their weights
+    stacks: int  #: distinct (thread, stack) entries
+    threads: int  #: distinct threads
+    interval_ns: int  #: nanoseconds per unit of weight
+
+
+def _path_bytes(path: PathLike) -> bytes:
+    return os.fsencode(os.fspath(path))
+
+
+def _flags(threads: bool, addresses: bool = False) -> int:
+    return (lib.SAMPLER_PROFILE_THREADS if threads else 0) | (
+        lib.SAMPLER_PROFILE_ADDRESSES if addresses else 0
+    )
+
+
+class Profile:
+    """A C profile: samples aggregated by (thread, stack), and its writers.
+
+    Fill it with :meth:`add` (samples drained in Python), :meth:`drain` (the
+    sampler's buffer, directly in C) or a background collector thread
+    (:meth:`start_collector` / :meth:`stop_collector`), then write it with
+    :meth:`write_folded`, :meth:`write_pprof` or :meth:`write_svg`. Every
+    method may be called from any thread; C work runs without the GIL.
+    The C profile is freed by :meth:`close` (or ``with``, or garbage collection).
+
+    Args:
+        interval_ns: nanoseconds one unit of weight stands for (the pprof
+            period). Default: the running sampler's interval, or 10 ms.
+    """
+
+    def __init__(self, interval_ns: Optional[int] = None) -> None:
+        opt = ffi.new("sampler_profile_options *")
+        check(lib.sampler_profile_options_init(opt, ffi.sizeof("sampler_profile_options")),
+              "sampler_profile_options_init")
+        if interval_ns is not None:
+            if isinstance(interval_ns, bool) or not isinstance(interval_ns, int):
+                raise TypeError(f"interval_ns must be an int, not {type(interval_ns).__name__}")
+            if interval_ns <= 0:
+                raise InvalidArgumentError(-1, "Profile", f"interval_ns must be > 0, got {interval_ns}")
+            opt.interval_ns = interval_ns
+        out = ffi.new("sampler_profile **")
+        check(lib.sampler_profile_new(out, opt), "sampler_profile_new")
+        self._p: Any = ffi.gc(out[0], lib.sampler_profile_free)
+
+    @property
+    def _ptr(self) -> Any:
+        if self._p is None:
+            raise ValueError("the profile is closed")
+        return self._p
+
+    def close(self) -> None:
+        """Free the C profile (stopping its collector first, with a final drain)."""
+        if self._p is not None:
+            p, self._p = self._p, None
+            ffi.release(p)
+
+    def __enter__(self) -> "Profile":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def add(self, samples: Iterable[Sample]) -> int:
+        """Add samples drained in Python (each :class:`~sampler.Sample` becomes a
+        ``sampler_sample`` for ``sampler_profile_add``). Returns how many."""
+        p = self._ptr
+        cs = ffi.new("sampler_sample *")
+        n = 0
+        for s in samples:
+            pcs = ffi.new("uintptr_t[]", s.pcs) if s.pcs else ffi.NULL
+            cs.tid = s.tid
+            cs.depth = len(s.pcs)
+            cs.time_ns = s.time_ns
+            cs.weight = s.weight
+            cs.pcs = pcs
+            check(lib.sampler_profile_add(p, cs), "sampler_profile_add")
+            n += 1
+        return n
+
+    def drain(self) -> int:
+        """Move every buffered sample from the sampler into this profile, in C
+        (``sampler_profile_drain``); they are not returned to Python. Returns how many."""
+        return check(lib.sampler_profile_drain(self._ptr), "sampler_profile_drain")
+
+    def _drain_samples(self, max: int = 0) -> "list[Sample]":
+        # Drain into Python *and* into this profile, in one C pass.
+        return _drain(max, self._ptr)
+
+    def reset(self) -> None:
+        """Forget every sample and thread (the symbol cache is kept)."""
+        check(lib.sampler_profile_reset(self._ptr), "sampler_profile_reset")
+
+    def totals(self) -> ProfileTotals:
+        """Samples, weight, distinct stacks and threads held."""
+        t = ffi.new("sampler_profile_totals *")
+        check(lib.sampler_profile_get_totals(self._ptr, t, ffi.sizeof("sampler_profile_totals")),
+              "sampler_profile_get_totals")
+        return ProfileTotals(t.samples, t.weight, t.stacks, t.threads, t.interval_ns)
+
+    def start_collector(self, period_ms: int = 100) -> None:
+        """Start a C thread that drains the sampler into this profile every
+        ``period_ms`` (1..60000) milliseconds, so a long run loses nothing to a
+        full buffer (size ``buffer_capacity`` for one period of samples).
+
+        Raises:
+            AlreadyCollectingError: the collector already runs.
+            InvalidArgumentError: ``period_ms`` out of range.
+        """
+        if isinstance(period_ms, bool) or not isinstance(period_ms, int):
+            raise TypeError(f"period_ms must be an int, not {type(period_ms).__name__}")
+        if not 1 <= period_ms <= 60000:
+            raise InvalidArgumentError(-1, "sampler_profile_collector_start",
+                                       f"period_ms must be 1..60000, got {period_ms}")
+        check(lib.sampler_profile_collector_start(self._ptr, period_ms),
+              "sampler_profile_collector_start")
+
+    def stop_collector(self) -> None:
+        """Stop the collector thread and drain once more.
+
+        Raises:
+            NotCollectingError: no collector runs.
+        """
+        check(lib.sampler_profile_collector_stop(self._ptr), "sampler_profile_collector_stop")
+
+    def _write(self, rc: int, call: str, path: PathLike) -> None:
+        err = ffi.errno
+        if rc == ProfileIOError.CODE:
+            raise ProfileIOError(rc, call, errno=err, filename=os.fspath(path))
+        check(rc, call)
+
+    def write_folded(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> None:
+        """Write folded stacks, ``root;caller;...;leaf weight`` (C writer).
+
+        Args:
+            path: file to create or truncate.
+            threads: root each stack at its thread, ``comm (tid)``.
+            addresses: raw addresses instead of names.
+        Raises:
+            ProfileIOError: the file could not be written (``.errno`` says why).
+        """
+        self._write(lib.sampler_profile_write_folded_path(self._ptr, _path_bytes(path),
+                                                          _flags(threads, addresses)),
+                    "sampler_profile_write_folded_path", path)
+
+    def write_pprof(self, path: PathLike) -> None:
+        """Write a gzip'd pprof protobuf profile (``go tool pprof FILE``):
+        sample types ``samples/count`` and ``cpu/nanoseconds``, labels
+        ``thread`` and ``tid``.
+
+        Raises:
+            UnsupportedError: libsampler was built without pprof support
+                (see :func:`profile_features`).
+            ProfileIOError: the file could not be written.
+        """
+        if "pprof" not in profile_features():
+            raise UnsupportedError(
+                UnsupportedError.CODE,  # type: ignore[arg-type]
+                "sampler_profile_write_pprof",
+                "this libsampler was built without pprof support (protobuf-c); "
+                "rebuild it with libprotobuf-c-dev installed, or use write_folded()/write_svg()",
+            )
+        self._write(lib.sampler_profile_write_pprof(self._ptr, _path_bytes(path)),
+                    "sampler_profile_write_pprof", path)
+
+    def write_svg(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> None:
+        """Write a self-contained SVG flame graph (no scripts).
+
+        Args: as for :meth:`write_folded`.
+        Raises:
+            ProfileIOError: the file could not be written.
+        """
+        self._write(lib.sampler_profile_write_svg(self._ptr, _path_bytes(path),
+                                                  _flags(threads, addresses)),
+                    "sampler_profile_write_svg", path)
+
+    def __repr__(self) -> str:
+        if self._p is None:
+            return "<sampler.Profile closed>"
+        t = self.totals()
+        return f"<sampler.Profile {t.samples} samples, weight {t.weight}, {t.stacks} stacks>"
