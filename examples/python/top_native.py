@@ -4,8 +4,10 @@
 Three threads work for a while: two compress with zlib (CPU about 1:3), one hashes
 with hashlib. Both libraries run in C with the GIL released, so the samples
 land in libz / libcrypto. The script prints the top native functions per
-thread, checks each thread's weight against its CPU time, and writes a folded
-profile for flamegraph.pl, inferno or speedscope.
+thread, checks each thread's weight against its CPU time, and writes the profile
+with libsampler's C writers: folded stacks (flamegraph.pl, inferno,
+speedscope), gzip'd pprof (`go tool pprof -top profile.pb.gz`) and an SVG
+flame graph.
 
 Run it from the top of a built tree (see README.md, section "Python")::
 
@@ -13,7 +15,8 @@ Run it from the top of a built tree (see README.md, section "Python")::
 
 or with the package installed in a virtual environment::
 
-    VENV/bin/python examples/python/top_native.py --output profile.folded
+    VENV/bin/python examples/python/top_native.py --output profile.folded \
+        --pprof profile.pb.gz --svg profile.svg
 """
 from __future__ import annotations
 
@@ -55,6 +58,9 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=0.004, help="seconds of CPU per sample")
     ap.add_argument("--top", type=int, default=5, help="functions shown per thread")
     ap.add_argument("--output", default="profile.folded", help="folded profile to write")
+    ap.add_argument("--pprof", default="profile.pb.gz",
+                    help="gzip'd pprof profile to write ('' to skip)")
+    ap.add_argument("--svg", default="profile.svg", help="SVG flame graph to write ('' to skip)")
     args = ap.parse_args()
 
     data = bytes(random.Random(0).choices(b"abcdefghijklmnop", k=1 << 18))
@@ -99,9 +105,18 @@ def main() -> int:
         print(f"{names.get(tid, tid):<12} {secs:6.2f}   {secs / total_cpu:8.1%}   "
               f"{weights.get(tid, 0) / total_w:10.1%}")
 
-    n = prof.write_folded(args.output)
-    print(f"\nwrote {n} folded stacks to {os.path.abspath(args.output)}"
-          " (flamegraph.pl / inferno / speedscope)")
+    print()
+    prof.write_folded(args.output)
+    print(f"wrote {os.path.abspath(args.output)} (folded: flamegraph.pl / inferno / speedscope)")
+    if args.pprof:
+        if "pprof" in sampler.profile_features():
+            prof.write_pprof(args.pprof)
+            print(f"wrote {os.path.abspath(args.pprof)} (go tool pprof -top {args.pprof})")
+        else:
+            print("pprof skipped: this libsampler was built without pprof support")
+    if args.svg:
+        prof.write_svg(args.svg)
+        print(f"wrote {os.path.abspath(args.svg)} (SVG flame graph)")
     return 0
 
 
