@@ -179,19 +179,23 @@ class Profile:
             raise ProfileIOError(rc, call, errno=err, filename=os.fspath(path))
         check(rc, call)
 
-    def write_folded(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> None:
+    def write_folded(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> int:
         """Write folded stacks, ``root;caller;...;leaf weight`` (C writer).
 
         Args:
             path: file to create or truncate.
             threads: root each stack at its thread, ``comm (tid)``.
             addresses: raw addresses instead of names.
+        Returns:
+            the number of lines (distinct stacks) written.
         Raises:
             ProfileIOError: the file could not be written (``.errno`` says why).
         """
         self._write(lib.sampler_profile_write_folded_path(self._ptr, _path_bytes(path),
                                                           _flags(threads, addresses)),
                     "sampler_profile_write_folded_path", path)
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
 
     def write_pprof(self, path: PathLike) -> None:
         """Write a gzip'd pprof protobuf profile (``go tool pprof FILE``):

@@ -147,7 +147,7 @@ def _profile_of(samples: Optional[Iterable[Sample]]) -> Profile:
 
 def write_folded(
     path: PathLike, samples: Optional[Iterable[Sample]] = None, *, threads: bool = True
-) -> None:
+) -> int:
     """Write folded stacks (``root;caller;...;leaf weight``) with libsampler's C writer.
 
     Args:
@@ -155,11 +155,13 @@ def write_folded(
         samples: drained samples; ``None`` drains the sampler's buffer now
             (those samples are consumed: :func:`sampler.drain` will not see them).
         threads: root each stack at its thread, ``comm (tid)``.
+    Returns:
+        the number of lines written.
     Raises:
         ProfileIOError: the file could not be written.
     """
     with _profile_of(samples) as prof:
-        prof.write_folded(path, threads=threads)
+        return prof.write_folded(path, threads=threads)
 
 
 def write_pprof(path: PathLike, samples: Optional[Iterable[Sample]] = None) -> None:

@@ -195,11 +195,12 @@ class Sampler:
             self.drain()
         return self._profile
 
-    def write_folded(self, path: PathLike, *, threads: bool = True) -> None:
+    def write_folded(self, path: PathLike, *, threads: bool = True) -> int:
         """Write everything collected as folded stacks (C writer; see
         :meth:`sampler.Profile.write_folded`). Threads are labelled ``comm (tid)``;
-        :func:`sampler.folded_lines` gives :mod:`threading` names instead."""
-        self._written_profile("Sampler.write_folded").write_folded(path, threads=threads)
+        :func:`sampler.folded_lines` gives :mod:`threading` names instead.
+        Returns the number of lines written."""
+        return self._written_profile("Sampler.write_folded").write_folded(path, threads=threads)
 
     def write_pprof(self, path: PathLike) -> None:
         """Write everything collected as gzip'd pprof (``go tool pprof``).

@@ -42,14 +42,19 @@ def test_profile_alias_and_folded(tmp_path):
         burn_cpu(0.1)
     out = tmp_path / "p.folded"
     n = p.write_folded(out)
+    with open(f"/proc/self/task/{threading.get_native_id()}/comm") as f:
+        comm = f.read().strip()
     lines = out.read_text().splitlines()
     assert n == len(lines) > 0
     total = 0
     for line in lines:
         stack, w = line.rsplit(" ", 1)
-        assert stack.startswith("MainThread-")
+        # C writer: threads are rooted at "comm (tid)"
+        assert stack.startswith(f"{comm} ({threading.get_native_id()});"), stack
         total += int(w)
     assert total == p.stats().weight
+    # the pure-Python folded_lines keeps threading names
+    assert all(x.startswith("MainThread-") for x in sampler.folded_lines(p.samples()))
 
 
 def test_pause_means_no_samples():
