@@ -739,6 +739,12 @@ static int reuse_scenario(int b_self)
     if (sampler_thread_register_tid(a.tid, &arg_a) != 0)
         return REUSE_FIRST_REGISTER;
     reuse_join(&a, ta);
+    /* A's own samples (A's tid, arg_a) can still be in the buffer, and B gets
+     * the same tid: drain them now (tid 0 matches none), so that only B's
+     * samples are checked below. */
+    uint64_t none[4] = {0};
+    while (sampler_drain(reuse_tally_cb, none, 0) > 0)
+        ;
     b.self_register = b_self;
     b.arg = &arg_b;
     if (reuse_spawn(&b, &tb, a.tid) < 0)
