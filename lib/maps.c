@@ -61,7 +61,9 @@ static sampler__maps *sampler__maps_read(void)
             }
             m = bigger;
         }
+        /* cppcheck-suppress nullPointerRedundantCheck ; m != NULL in the loop body */
         m->r[n].lo = lo;
+        /* cppcheck-suppress nullPointerRedundantCheck ; m != NULL in the loop body */
         m->r[n].hi = hi;
         n++;
     }

@@ -248,6 +248,7 @@ static int sampler__reap(void)
     int n = 0;
     HASH_ITER(hh, sampler__g.by_tid, s, tmp)
     {
+        /* cppcheck-suppress uninitvar ; HASH_ITER (uthash, unseen by cppcheck) sets s */
         if (!sampler__thread_alive(s)) {
             sampler__teardown(s, true);
             atomic_fetch_add(&sampler__g.ctr.reaped, 1);
@@ -314,6 +315,7 @@ static int sampler__list_tasks(pid_t **out, size_t *count)
             tids = bigger;
             cap *= 2;
         }
+        /* cppcheck-suppress nullPointerRedundantCheck ; tids != NULL in the loop body */
         tids[n++] = (pid_t)atoi(de->d_name);
     }
     closedir(d);
@@ -538,6 +540,7 @@ void sampler__registry_clear(bool have_timers)
     sampler__slot *s, *tmp;
     HASH_ITER(hh, sampler__g.by_tid, s, tmp)
     {
+        /* cppcheck-suppress uninitvar ; HASH_ITER (uthash, unseen by cppcheck) sets s */
         sampler__teardown(s, have_timers);
     }
 }

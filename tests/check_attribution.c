@@ -28,7 +28,8 @@
 #define ATTR_LIGHT_NS 300000000ULL /* 0.3 s of CPU */
 #define ATTR_HEAVY_NS 900000000ULL /* 0.9 s of CPU: 3x the light thread */
 
-static volatile uint64_t attr_sink;
+/* Per thread: both workers burn at once and must not race on one sink. */
+static _Thread_local volatile uint64_t attr_sink;
 
 /* The burn loop sits inside each work function, so the interrupted pc (the
  * first entry of a sample) lies in that function, not in a shared helper. */

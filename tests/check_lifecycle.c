@@ -119,7 +119,7 @@ END_TEST
 /* ---- many start/stop cycles under load ------------------------------------- */
 
 #define CYCLE_THREADS 4
-#define CYCLES 1000
+#define CYCLES 1000 /* times SAMPLER_TEST_SCALE: see tu_scaled() */
 #define CYCLE_INTERVAL_NS 100000ULL /* 100 µs of CPU */
 
 typedef struct cycle_ctx {
@@ -152,11 +152,13 @@ static void *cycle_worker(void *arg)
     return NULL;
 }
 
-/* 1000 start/stop cycles while 4 threads burn CPU and are sampled at 100 µs.
- * Each cycle waits until at least one timer signal was handled, then stops
- * while the signals are still coming: a pending SIGPROF leaking past stop
- * would hit SIG_DFL and kill the test. After each stop the registry is empty
- * and the process has no more timers than before. */
+/* 1000 start/stop cycles while 4 threads burn CPU and are sampled at 100 µs
+ * (the count is scaled by SAMPLER_TEST_SCALE: CI's valgrind run sets it,
+ * since valgrind serializes the threads and emulates each instruction). Each
+ * cycle waits until at least one timer signal was handled, then stops while
+ * the signals are still coming: a pending SIGPROF leaking past stop would hit
+ * SIG_DFL and kill the test. After each stop the registry is empty and the
+ * process has no more timers than before. */
 START_TEST(start_stop_cycles_under_load)
 {
     static cycle_ctx c;
@@ -170,9 +172,10 @@ START_TEST(start_stop_cycles_under_load)
 
     sampler_config cfg;
     tu_config(&cfg, CYCLE_INTERVAL_NS);
+    const int cycles = tu_scaled(CYCLES);
     uint64_t total_signals = 0, total_samples = 0;
     int cycles_with_signals = 0;
-    for (int cycle = 1; cycle <= CYCLES; cycle++) {
+    for (int cycle = 1; cycle <= cycles; cycle++) {
         ck_assert_sampler(sampler_start(&cfg), 0);
         atomic_store(&c.go, cycle);
         /* Bounded wait: every worker registered for this cycle. */
@@ -206,7 +209,7 @@ START_TEST(start_stop_cycles_under_load)
     atomic_store(&c.quit, 1);
     for (int i = 0; i < CYCLE_THREADS; i++)
         ck_assert_int_eq(pthread_join(th[i], NULL), 0);
-    ck_assert_int_eq(cycles_with_signals, CYCLES);
+    ck_assert_int_eq(cycles_with_signals, cycles);
     ck_assert_uint_gt(total_signals, 0);
     ck_assert_uint_gt(total_samples, 0);
     ck_assert_int_eq(tu_count_timers(), base_timers);

@@ -44,7 +44,7 @@ void wk_chain_a(uint64_t ns);
 void wk_chain_b(uint64_t ns);
 void wk_chain_c(uint64_t ns);
 
-static volatile uint64_t wk_sink;
+static _Thread_local volatile uint64_t wk_sink; /* per thread: no race between burners */
 static volatile int wk_after; /* work after each call: no tail calls */
 
 WK_NOINLINE void wk_chain_c(uint64_t ns)

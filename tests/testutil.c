@@ -35,7 +35,8 @@ uint64_t tu_now_ns(void)
     return tu_clock_ns(CLOCK_MONOTONIC);
 }
 
-static volatile uint64_t tu_sink;
+/* Per thread: burning threads must not share (race on) one sink. */
+static _Thread_local volatile uint64_t tu_sink;
 
 void tu_burn_cpu_ns(uint64_t ns)
 {
@@ -164,4 +165,16 @@ void tu_watchdog_stop(tu_watchdog *w)
     pthread_join(w->th, NULL);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
+}
+
+int tu_scaled(int n)
+{
+    const char *env = getenv("SAMPLER_TEST_SCALE");
+    if (env == NULL || *env == '\0')
+        return n;
+    char *end;
+    double f = strtod(env, &end);
+    ck_assert_msg(*end == '\0' && f > 0, "SAMPLER_TEST_SCALE=%s: want a factor > 0", env);
+    double v = (double)n * f + 0.5;
+    return v < 1 ? 1 : v > 1e9 ? 1000000000 : (int)v;
 }

@@ -80,4 +80,26 @@ typedef struct tu_watchdog {
 void tu_watchdog_start(tu_watchdog *w, double seconds, const char *what);
 void tu_watchdog_stop(tu_watchdog *w);
 
+/* Repetition counts scaled by the environment variable SAMPLER_TEST_SCALE (a
+ * factor, e.g. 0.02): CI sets it for the valgrind run, where threads are
+ * serialized and every instruction is emulated. Unset: `n` itself, so the
+ * normal build and the sanitizer builds run the full counts. Never below 1. */
+int tu_scaled(int n);
+
+/* TU_TSAN is 1 in a ThreadSanitizer build. TSan's own signal handler only
+ * queues a signal and runs ours at the thread's next libc call (interceptor)
+ * or blocking point, and keeps one pending instance per signal number, so
+ * timer signals arrive late and several can fold into one: tests relax counts
+ * and shares there, each with a comment (docs/TESTING.md lists them). */
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+#ifndef TU_TSAN
+#define TU_TSAN 0
+#endif
+
 #endif
