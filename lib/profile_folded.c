@@ -43,6 +43,7 @@ int sampler__nstacks_build(sampler_profile *p, unsigned int flags, sampler__nsta
     HASH_ITER(hh, p->stacks, st, tmp) {
         int n = 0;
         if (flags & SAMPLER_PROFILE_THREADS) {
+            /* cppcheck-suppress uninitvar ; HASH_ITER sets st (cppcheck cannot see it) */
             sampler__pthread *t = sampler__profile_thread(p, st->tid);
             names[n++] = t != NULL ? t->label : "[thread]";
         }

@@ -82,7 +82,7 @@ static int sampler__tree_depth(sampler__fnode *n)
 
 static void sampler__xml_text(FILE *f, const char *s, size_t max)
 {
-    for (size_t i = 0; s[i] != '\0' && i < max; i++) {
+    for (size_t i = 0; i < max && s[i] != '\0'; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
         case '<': fputs("&lt;", f); break;
