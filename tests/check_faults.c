@@ -924,8 +924,13 @@ START_TEST(foreign_sigprof_storm)
                   "counted as samples?",
                   names[_i], st.weight + st.dropped_weight, bound);
     ck_assert_uint_eq(c.n_tid, c.n);
-    ck_assert_msg(during >= 3, "%s: only %" PRIu64 " samples of the victim during the storm",
-                  names[_i], during);
+    /* Under TSan signals wait for the victim's next libc call and one pending
+     * instance per signal number is kept, so the storm's own SIGPROFs crowd
+     * out the timer's: the victim may get no sample during the storm there. */
+    if (!TU_TSAN)
+        ck_assert_msg(during >= 3,
+                      "%s: only %" PRIu64 " samples of the victim during the storm",
+                      names[_i], during);
     fa_set_disposition(SIG_DFL, NULL);
 }
 END_TEST
@@ -1220,7 +1225,10 @@ Suite *faults_suite(void)
 
     tc = tcase_create("frame_pointer");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, corrupt_frame_pointer_chain, 0, 2);
+    /* TSan refuses threads on stacks the test maps itself (pthread_create
+     * returns EINVAL), so this case runs in the other builds only. */
+    if (!TU_TSAN)
+        tcase_add_loop_test(tc, corrupt_frame_pointer_chain, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("storm");

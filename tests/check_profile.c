@@ -159,7 +159,7 @@ void pf_work_outer(uint64_t ns);
 void pf_work_hot(uint64_t ns);
 void pf_work_cold(uint64_t ns);
 
-static volatile uint64_t pf_sink;
+static _Thread_local volatile uint64_t pf_sink; /* per thread: no data race (TSan) */
 static volatile int pf_after;
 
 static void pf_spin(uint64_t ns)

@@ -244,9 +244,15 @@ Suite *unwind_suite(void)
     TCase *tc = tcase_create("unwind");
     tcase_set_timeout(tc, 60);
     if (sampler_walk_libunwind_available()) {
-        tcase_add_test(tc, test_libunwind_chain_complete);
-        tcase_add_test(tc, test_fp_chain_truncated);
-        tcase_add_test(tc, test_libunwind_by_tid);
+        /* Under TSan our handler runs later, from TSan's own signal dispatch:
+         * unw_backtrace() then starts on TSan's frames and the interrupted
+         * pc is not on that stack, so only the direct-call test runs there
+         * (docs/TESTING.md). */
+        if (!TU_TSAN) {
+            tcase_add_test(tc, test_libunwind_chain_complete);
+            tcase_add_test(tc, test_fp_chain_truncated);
+            tcase_add_test(tc, test_libunwind_by_tid);
+        }
         tcase_add_test(tc, test_libunwind_trims_and_falls_back);
     } else {
         tcase_add_test(tc, test_stub_records_pc);
