@@ -101,7 +101,7 @@ static pthread_mutex_t st_wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static char st_wd_phase[160];
 static uint64_t st_wd_deadline; /* 0: no phase */
 static uint64_t st_wd_started;
-static double st_beat_limit_s;
+static _Atomic double st_beat_limit_s; /* set by main, read by the watchdog */
 static _Atomic uint64_t st_beat_at[ST_MAX_BEATS]; /* 0: not watched */
 static const char *_Atomic st_beat_op[ST_MAX_BEATS];
 
@@ -127,10 +127,11 @@ static void *st_watchdog_main(void *arg)
             _exit(ST_EXIT_HANG);
         }
         pthread_mutex_unlock(&st_wd_lock);
-        if (st_beat_limit_s > 0) {
+        double beat_limit = atomic_load(&st_beat_limit_s);
+        if (beat_limit > 0) {
             for (int i = 0; i < ST_MAX_BEATS; i++) {
                 uint64_t at = atomic_load(&st_beat_at[i]);
-                if (at != 0 && now > at && (double)(now - at) / 1e9 > st_beat_limit_s) {
+                if (at != 0 && now > at && (double)(now - at) / 1e9 > beat_limit) {
                     const char *op = atomic_load(&st_beat_op[i]);
                     printf("%s: HANG: worker %d stuck in \"%s\" for %.1f s\n", st_name, i,
                            op ? op : "?", (double)(now - at) / 1e9);
@@ -176,7 +177,7 @@ void st_phase_end(void)
 
 void st_beats_watch(double limit_s)
 {
-    st_beat_limit_s = limit_s;
+    atomic_store(&st_beat_limit_s, limit_s);
 }
 
 void st_beat(int slot, const char *op)
