@@ -106,12 +106,11 @@ static void sampler__slot_seize(sampler__slot *s)
     sampler__slot_unhold(s);
 }
 
-/* Under lock: unregister one slot (delete its timer when it has one). */
-static void sampler__teardown(sampler__slot *s, bool have_timer)
+/* Under lock: unregister one slot and delete its timer. */
+static void sampler__teardown(sampler__slot *s)
 {
     sampler__slot_seize(s);
-    if (have_timer)
-        sampler__timer_delete(s);
+    sampler__timer_delete(s);
     HASH_DEL(sampler__g.by_tid, s);
     sampler__g.nthreads--;
     sampler__slot_release(s);
@@ -160,7 +159,7 @@ static int sampler__add(pid_t tid, bool self, void *thread_arg, unsigned long lo
     if (atomic_load(&g->paused)) {
         atomic_store(&s->disarmed, 1); /* resume arms it */
     } else if (sampler__timer_arm(s) < 0) {
-        sampler__teardown(s, true);
+        sampler__teardown(s);
         return SAMPLER_ESYSTEM;
     }
     if (token_out)
@@ -250,7 +249,7 @@ static int sampler__reap(void)
     {
         /* cppcheck-suppress uninitvar ; HASH_ITER (uthash, unseen by cppcheck) sets s */
         if (!sampler__thread_alive(s)) {
-            sampler__teardown(s, true);
+            sampler__teardown(s);
             atomic_fetch_add(&sampler__g.ctr.reaped, 1);
             n++;
         }
@@ -340,7 +339,7 @@ static int sampler__register_self(void *thread_arg)
          * (a self entry of ours would have matched our key above). */
         if (!old->self && sampler__thread_alive(old))
             return SAMPLER_EREGISTERED;
-        sampler__teardown(old, true);
+        sampler__teardown(old);
         atomic_fetch_add(&sampler__g.ctr.reaped, 1);
     }
     uintptr_t lo, hi;
@@ -365,7 +364,7 @@ static int sampler__register_other(pid_t tid, void *thread_arg, bool refresh_map
         if (sampler__thread_alive(old))
             return SAMPLER_EREGISTERED;
         /* The tid was reused: the entry belongs to a thread that exited. */
-        sampler__teardown(old, true);
+        sampler__teardown(old);
         atomic_fetch_add(&sampler__g.ctr.reaped, 1);
     }
     if (refresh_maps && !sampler__maps_covers(started)) {
@@ -463,7 +462,7 @@ int sampler_thread_unregister(void)
         if (s == NULL) {
             rc = SAMPLER_ENOTREGISTERED;
         } else {
-            sampler__teardown(s, true);
+            sampler__teardown(s);
             pthread_setspecific(sampler__key, NULL);
         }
     }
@@ -485,7 +484,7 @@ int sampler_thread_unregister_tid(pid_t tid)
         if (s == NULL)
             rc = SAMPLER_ENOTREGISTERED;
         else
-            sampler__teardown(s, true);
+            sampler__teardown(s);
     }
     sampler__unlock();
     return rc;
@@ -511,7 +510,7 @@ static void sampler__key_dtor(void *value)
     if (sampler__check_running() == 0) {
         sampler__slot *s = sampler__slot_get(sampler__token_idx(tok));
         if (s != NULL && atomic_load(&s->gen) == sampler__token_gen(tok))
-            sampler__teardown(s, true);
+            sampler__teardown(s);
     }
     pthread_mutex_unlock(&sampler__g.lock);
 }
@@ -535,13 +534,13 @@ int sampler__registry_resume(void)
 }
 
 /* Under lock: unregister every thread (stop, step 2). */
-void sampler__registry_clear(bool have_timers)
+void sampler__registry_clear(void)
 {
     sampler__slot *s, *tmp;
     HASH_ITER(hh, sampler__g.by_tid, s, tmp)
     {
         /* cppcheck-suppress uninitvar ; HASH_ITER (uthash, unseen by cppcheck) sets s */
-        sampler__teardown(s, have_timers);
+        sampler__teardown(s);
     }
 }
 
@@ -579,10 +578,6 @@ void sampler__registry_forget(void)
 /* In the fork child: the timers were not inherited; forget them. */
 void sampler__registry_after_fork(void)
 {
-    sampler__slot *s, *tmp;
-    HASH_ITER(hh, sampler__g.by_tid, s, tmp)
-    {
-        HASH_DEL(sampler__g.by_tid, s);
-    }
+    HASH_CLEAR(hh, sampler__g.by_tid);
     sampler__registry_free();
 }

@@ -215,7 +215,7 @@ int sampler_stop(void)
     /* 1. From here on a handler that starts only drops. */
     atomic_store(&g->state, SAMPLER__STOPPING);
     /* 2. Disarm and delete every timer (waits out a handler holding a slot). */
-    sampler__registry_clear(true);
+    sampler__registry_clear();
     /* 3. SIG_IGN discards every pending instance in every thread; no new handler
      *    run can begin. */
     sampler__signal_ignore(g->signo);
