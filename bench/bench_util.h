@@ -105,4 +105,37 @@ static inline const char *bench_fmt(char *buf, size_t len, bench_summary s, int 
     return buf;
 }
 
+/* ---- make bench's summary table --------------------------------------------
+ * Each program prints its long report on stdout and, when $BENCH_TABLE names
+ * a file, appends its headline figures to it as rows of one table that
+ * `make bench` prints at the end (bench/table.sh). A row is one line of
+ * tab-separated fields:
+ *
+ *   section  figure  value  baseline  ratio  target  verdict
+ *
+ * value and ratio are "median (min-max)" strings; baseline names what the
+ * ratio divides by; target is the goal from issue 6 ("" when none); verdict
+ * is "ok", "MISSED" or "" (no target). Fields must not contain tabs. */
+static inline void bench_table_row(const char *section, const char *figure,
+                                   const char *value, const char *baseline,
+                                   const char *ratio, const char *target,
+                                   const char *verdict)
+{
+    const char *path = getenv("BENCH_TABLE");
+    if (path == NULL || *path == '\0')
+        return;
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        BENCH_DIE("cannot append to BENCH_TABLE=%s: %s", path, strerror(errno));
+    fprintf(f, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", section, figure, value, baseline, ratio,
+            target, verdict);
+    fclose(f);
+}
+
+/* "ok" when lo <= x <= hi, else "MISSED". */
+static inline const char *bench_verdict(double x, double lo, double hi)
+{
+    return x >= lo && x <= hi ? "ok" : "MISSED";
+}
+
 #endif /* BENCH_UTIL_H */
