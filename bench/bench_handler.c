@@ -170,10 +170,14 @@ static int discard(const sampler_sample *s, void *arg)
     return 0;
 }
 
+#define COST_SECTION "per-sample cost: us of thread CPU per sample (Part 1)"
+
 /* One table row of method A: A_ROUNDS rounds alternating floor/libsampler at
- * `depth` frames of `desc`, with `walker`. Prints the row; the median ratio
- * goes to *ratio_out when given. */
-static void a_row(int depth, sampler_walker_fn walker, descend_fn desc, double *ratio_out)
+ * `depth` frames of `desc`, with `walker`. Prints the row and adds it to the
+ * summary table as `what` with `target` (max ratio; 0: none); the median
+ * ratio goes to *ratio_out when given. */
+static void a_row(int depth, sampler_walker_fn walker, descend_fn desc, double *ratio_out,
+                  const char *what, double target)
 {
     double fl[A_ROUNDS], lib[A_ROUNDS], extra[A_ROUNDS];
     frames_sum = 0;
@@ -220,6 +224,13 @@ static void a_row(int depth, sampler_walker_fn walker, descend_fn desc, double *
            bench_fmt(b2, sizeof b2, ls, 2), es.med, bench_fmt(b4, sizeof b4, rs, 2));
     if (ratio_out != NULL)
         *ratio_out = rs.med;
+    char fig[128], base[64], tgt[32];
+    snprintf(fig, sizeof fig, "%s, depth %d (%.0f frames kept)", what, depth,
+             frames_n ? frames_sum / frames_n : 0.0);
+    snprintf(base, sizeof base, "empty handler %.2f us", fs.med);
+    snprintf(tgt, sizeof tgt, "<= %.1fx", target);
+    bench_table_row(COST_SECTION, fig, b2, base, b4, target > 0 ? tgt : "",
+                    target > 0 ? bench_verdict(rs.med, 0, target) : "");
 }
 
 static void method_a(void)
@@ -234,7 +245,7 @@ static void method_a(void)
     printf("  %-5s %-6s %-24s %-24s %-8s %s\n", "depth", "frames", "floor us/signal",
            "libsampler us/sample", "extra us", "ratio (per round)");
     for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++)
-        a_row(DEPTHS[d], sampler_walk_fp, descend, NULL);
+        a_row(DEPTHS[d], sampler_walk_fp, descend, NULL, "FP walker", 1.1);
     printf("\n");
 }
 
@@ -250,7 +261,8 @@ static void method_c(void)
            "libsampler us/sample", "extra us", "ratio (per round)");
     printf("  FP walker:\n");
     for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++)
-        a_row(DEPTHS[d], sampler_walk_fp, descend_nofp, NULL);
+        a_row(DEPTHS[d], sampler_walk_fp, descend_nofp, NULL,
+              "FP walker, code without frame pointers", 0);
     if (!sampler_walk_libunwind_available()) {
         printf("  libunwind walker: not built (configure found no libunwind)\n\n");
         return;
@@ -259,7 +271,8 @@ static void method_c(void)
     double ratio30 = 0;
     for (size_t d = 0; d < sizeof DEPTHS / sizeof DEPTHS[0]; d++)
         a_row(DEPTHS[d], sampler_walk_libunwind, descend_nofp,
-              DEPTHS[d] == 30 ? &ratio30 : NULL);
+              DEPTHS[d] == 30 ? &ratio30 : NULL, "libunwind walker, code without FP",
+              DEPTHS[d] == 30 ? 1.3 : 0);
     printf("  libunwind at depth 30: %.2fx the floor (target <= 1.30x)\n\n", ratio30);
 }
 
@@ -358,6 +371,11 @@ static void method_b(void)
         printf("  %-5d %-8.0f %-24s %-24s %-8.2f %s\n", depth, ns.med,
                bench_fmt(b1, sizeof b1, fs, 2), bench_fmt(b2, sizeof b2, ls, 2), es.med,
                bench_fmt(b4, sizeof b4, rs, 2));
+        char fig[96], base[64];
+        snprintf(fig, sizeof fig, "FP walker, depth %d, real %llu us wall timer", depth,
+                 (unsigned long long)(B_INTERVAL_NS / 1000));
+        snprintf(base, sizeof base, "bare timer %.2f us", fs.med);
+        bench_table_row(COST_SECTION, fig, b2, base, b4, "", "");
     }
     printf("\n");
 }
