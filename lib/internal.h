@@ -153,7 +153,7 @@ extern void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
 void sampler__registry_init(void);
 sampler__slot *sampler__slot_get(uint32_t idx); /* async-signal-safe; NULL if none */
 int sampler__registry_resume(void);
-void sampler__registry_clear(void); /* unregister all; free when stopped */
+void sampler__registry_clear(void); /* stop only (registry_free follows) */
 void sampler__registry_free(void);
 void sampler__registry_after_fork(void);
 void sampler__registry_forget(void);

@@ -195,49 +195,54 @@ int sampler__thread_started(pid_t tid, unsigned long long *started)
     return 0;
 }
 
-static bool sampler__timer_left(const sampler__slot *s)
+/* CPU mode: is the task the slot's timer was created for gone? A CPU-clock
+ * timer is bound to its task (the kernel's struct pid), not to the tid
+ * number, so this is exact even when the tid was reused: while the task lives
+ * an armed timer reports time left, and timer_settime() on a timer whose task
+ * has been reaped fails with ESRCH. One system call for a live armed timer,
+ * two otherwise; no /proc read.
+ *
+ * The slot is held for the settime, so no handler is between disarming its
+ * timer (pause) and marking it disarmed. A slot marked disarmed gets a disarm
+ * again (no change); an unmarked one is re-armed, which is the state it is
+ * supposed to be in (a timer that fired while paused and not yet handled
+ * reads 1 ns, never zero). */
+static bool sampler__timer_task_gone(sampler__slot *s)
 {
     struct itimerspec cur;
-    return timer_gettime(s->timer, &cur) == 0 &&
-           (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0);
-}
-
-/* CPU mode: is the slot's timer bound to a task that is gone? Such a timer
- * reads zero although nobody disarmed it. The slot is held meanwhile, so no
- * handler is between disarming its timer (pause) and marking it disarmed. */
-static bool sampler__timer_orphaned(sampler__slot *s)
-{
+    if (timer_gettime(s->timer, &cur) == 0 &&
+        (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0))
+        return false;
     sampler__slot_hold(s);
-    bool orphaned = atomic_load(&s->disarmed) == 0 && !sampler__timer_left(s);
+    int rc;
+    if (atomic_load(&s->disarmed) != 0) {
+        static const struct itimerspec zero;
+        rc = timer_settime(s->timer, 0, &zero, NULL) == 0 ? 0 : SAMPLER_ESYSTEM;
+    } else {
+        rc = sampler__timer_arm(s);
+    }
+    bool gone = rc < 0 && errno == ESRCH;
     sampler__slot_unhold(s);
-    return orphaned;
+    return gone;
 }
 
 /* Is the thread of this entry still the one that registered? */
 static bool sampler__thread_alive(sampler__slot *s)
 {
-    bool cpu = sampler__g.cfg.clock == SAMPLER_CLOCK_CPU;
-    /* A CPU-clock timer is bound to its thread's task, not to the tid: while
-     * the thread lives an armed timer reports time left. One system call
-     * settles the common case. */
-    if (cpu && sampler__timer_left(s))
-        return true;
-    bool maybe;
+    if (sampler__g.cfg.clock == SAMPLER_CLOCK_CPU)
+        return !sampler__timer_task_gone(s);
+    /* Wall mode: CLOCK_MONOTONIC timers are not bound to a task. */
     if (s->self) {
         /* Normally removed by the key destructor at exit; one gone without it
          * (raw exit) is found by the kernel. */
-        maybe = syscall(SYS_tgkill, getpid(), s->tid, 0) == 0 || errno != ESRCH;
-    } else {
-        unsigned long long st;
-        int rc = sampler__thread_started(s->tid, &st);
-        if (rc == SAMPLER_ENOTHREAD)
-            return false;
-        /* rc < 0: cannot tell (out of file descriptors?): keep it */
-        maybe = rc < 0 || st == s->started;
+        return syscall(SYS_tgkill, getpid(), s->tid, 0) == 0 || errno != ESRCH;
     }
-    /* The tid lives, but it may be a new thread that got the tid of ours
-     * (start times only have clock-tick resolution): the timer knows. */
-    return maybe && !(cpu && sampler__timer_orphaned(s));
+    unsigned long long st;
+    int rc = sampler__thread_started(s->tid, &st);
+    if (rc == SAMPLER_ENOTHREAD)
+        return false;
+    /* rc < 0: cannot tell (out of file descriptors?): keep it */
+    return rc < 0 || st == s->started;
 }
 
 /* Under lock: drop entries of threads that exited. */
@@ -351,13 +356,25 @@ static int sampler__register_self(void *thread_arg)
     return rc;
 }
 
-/* Under lock, running: register another thread of ours by tid. */
+/* Under lock, running: register another thread of ours by tid.
+ *
+ * The start time (/proc/self/task/TID/stat, three system calls and most of
+ * the cost of this function) is read only where it is used: in wall mode it
+ * is the thread's identity, and with `refresh_maps` it says whether the maps
+ * snapshot already holds the thread's stack. In CPU mode the timer is the
+ * identity (sampler__timer_task_gone), and sampler_register_all_threads()
+ * (refresh_maps false) takes its snapshot after listing the threads, so it
+ * holds every listed thread's stack. timer_create() itself refuses a tid that
+ * is gone or not a thread of this process (SAMPLER_ENOTHREAD). */
 static int sampler__register_other(pid_t tid, void *thread_arg, bool refresh_maps)
 {
-    unsigned long long started;
-    int rc = sampler__thread_started(tid, &started);
-    if (rc < 0)
-        return rc;
+    unsigned long long started = 0;
+    int rc;
+    if (refresh_maps || sampler__g.cfg.clock != SAMPLER_CLOCK_CPU) {
+        rc = sampler__thread_started(tid, &started);
+        if (rc < 0)
+            return rc;
+    }
     sampler__slot *old;
     HASH_FIND(hh, sampler__g.by_tid, &tid, sizeof(pid_t), old);
     if (old != NULL) {
@@ -533,15 +550,25 @@ int sampler__registry_resume(void)
     return 0;
 }
 
-/* Under lock: unregister every thread (stop, step 2). */
+/* Under lock, state STOPPING: unregister every thread (stop, step 2). Per
+ * live slot only what the shutdown needs: seize it from the handler and
+ * timer_delete() (which also disarms). The slots are not unlinked from the
+ * hash one by one nor put on the free list: registry_free() follows under the
+ * same lock and drops the table, so the hash is cleared in one go. Walking the
+ * slot table in index order also touches the slots sequentially. */
 void sampler__registry_clear(void)
 {
-    sampler__slot *s, *tmp;
-    HASH_ITER(hh, sampler__g.by_tid, s, tmp)
-    {
-        /* cppcheck-suppress uninitvar ; HASH_ITER (uthash, unseen by cppcheck) sets s */
-        sampler__teardown(s);
+    sampler__global *g = &sampler__g;
+    for (uint32_t i = 0; i < g->nslots; i++) {
+        sampler__slot *s = sampler__slot_get(i);
+        if (atomic_load(&s->gen) == 0)
+            continue; /* free (or never published) */
+        sampler__slot_seize(s);
+        sampler__timer_delete(s);
     }
+    HASH_CLEAR(hh, g->by_tid);
+    g->free_list = NULL;
+    g->nthreads = 0;
 }
 
 /* Under lock, stopped and no handler in flight: free the slot storage. */

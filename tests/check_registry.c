@@ -470,6 +470,74 @@ START_TEST(tid_registered_thread_exit_is_reaped)
 }
 END_TEST
 
+/* CPU mode tells a live thread from a gone one by its timer alone (no /proc
+ * read): a timer that reads zero is either disarmed by its handler while
+ * paused or bound to a task that is gone; timer_settime() then fails with
+ * ESRCH only for the latter. Two threads registered by tid burn CPU while
+ * paused, so their handlers disarm their timers; one exits. Reaping (still
+ * paused) takes exactly the one that exited; the live one is sampled again
+ * after resume. register_all registers without reading any start time, and
+ * its entries are reaped the same way. */
+START_TEST(paused_disarmed_thread_liveness_by_timer)
+{
+    worker w[2];
+    worker_start(&w[0], 1, 0);
+    worker_start(&w[1], 1, 0);
+    tu_start(1000000);
+    pid_t t0 = atomic_load(&w[0].tid), t1 = atomic_load(&w[1].tid);
+    ck_assert_sampler(sampler_thread_register_tid(t0, NULL), 0);
+    ck_assert_sampler(sampler_thread_register_tid(t1, NULL), 0);
+    ck_assert_sampler(sampler_pause(), 0);
+    /* Wait for signals while paused, then until none come for 50 ms although
+     * both threads burn: their handlers have disarmed both timers. (On a
+     * starved machine the wait may end earlier; the checks below hold
+     * either way, they then only test the armed path for a thread.) */
+    uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
+    while (tu_stats().paused < 2) {
+        ck_assert_msg(tu_now_ns() < deadline, "no signal while paused");
+        rg_nap_us(1000);
+    }
+    for (uint64_t last = 0, now = tu_stats().paused;
+         now != last && tu_now_ns() < deadline; now = tu_stats().paused) {
+        last = now;
+        rg_nap_us(50000);
+    }
+    ck_assert_sampler(sampler_reap_threads(), 0); /* both alive */
+    worker_stop(&w[1]);
+    rg_wait_task_gone(t1);
+    ck_assert_sampler(sampler_reap_threads(), 1);
+    ck_assert_uint_eq(tu_stats().threads, 1);
+    ck_assert_sampler(sampler_thread_unregister_tid(t1), SAMPLER_ENOTREGISTERED);
+
+    /* The live one was left disarmed by the check: resume re-arms it. */
+    tu_tally t;
+    tu_drain_tally(&t);
+    ck_assert_sampler(sampler_resume(), 0);
+    deadline = tu_now_ns() + WAIT_LIMIT_NS;
+    uint64_t got = 0;
+    while (got == 0) {
+        ck_assert_msg(tu_now_ns() < deadline, "no sample after resume");
+        rg_nap_us(2000);
+        tu_drain_tally(&t);
+        got = tu_tally_weight(&t, t0);
+    }
+
+    /* register_all: the same for entries made without a start time. */
+    ck_assert_sampler(sampler_thread_unregister_tid(t0), 0);
+    worker_start(&w[1], 0, 0);
+    t1 = atomic_load(&w[1].tid);
+    int n = sampler_register_all_threads();
+    ck_assert_msg(n >= 3, "register_all_threads: %d", n); /* main, w0, w1 */
+    ck_assert_sampler(sampler_thread_register_tid(t1, NULL), SAMPLER_EREGISTERED);
+    ck_assert_sampler(sampler_reap_threads(), 0);
+    worker_stop(&w[1]);
+    rg_wait_task_gone(t1);
+    ck_assert_sampler(sampler_reap_threads(), 1);
+    ck_assert_sampler(sampler_stop(), 0);
+    worker_stop(&w[0]);
+}
+END_TEST
+
 /* ---- registration error codes ---------------------------------------------- */
 
 /* Unregistering what is not registered, and registering twice, each way. */
@@ -874,6 +942,7 @@ Suite *registry_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, self_registered_thread_exit_is_reclaimed);
     tcase_add_test(tc, tid_registered_thread_exit_is_reaped);
+    tcase_add_test(tc, paused_disarmed_thread_liveness_by_timer);
     tcase_add_test(tc, reused_tid_replaces_stale_entry_by_tid);
     tcase_add_test(tc, reused_tid_replaces_stale_entry_self);
     suite_add_tcase(s, tc);
