@@ -461,7 +461,7 @@ int main(int argc, char **argv)
     if (have_preload)
         printf("  preload module: %s\n\n", preload_path);
     else
-        printf("  preload module: not built (%s): the preload variant is skipped\n\n",
+        printf("  preload module: not found (%s): the preload variant is skipped\n\n",
                *pre ? pre : "no path");
 
     static run_result res[NMODES][ROUNDS];
@@ -495,7 +495,7 @@ int main(int argc, char **argv)
            "CPU ratio");
     for (int m = 0; m < NMODES; m++) {
         if (m == M_PRELOAD && !have_preload) {
-            printf("  %-18s skipped (libsampler-preload.so not built)\n", mode_name[m]);
+            printf("  %-18s skipped (libsampler-preload.so not found)\n", mode_name[m]);
             continue;
         }
         fmt_ratio(b2, sizeof b2, wall[m].v, wall[M_PLAIN].v, rounds, NULL);
@@ -548,11 +548,11 @@ int main(int argc, char **argv)
                fmt_plain(b3, sizeof b3, mw.v, rounds, 0), fmt_plain(b4, sizeof b4, cw.v, rounds, 0),
                fmt_plain(b5, sizeof b5, ct.v, rounds, 0), dbuf);
     }
-    printf("  A CPU-clock timer is checked only at the scheduler tick (every 4 ms at HZ=250)\n"
-           "  on the thread then running, and an expiry still pending when a thread exits is\n"
-           "  never delivered: a thread that lives ~%.0f us is sampled only when a tick lands\n"
-           "  in its short life after its first expiry, so the churn threads' weight stays far\n"
-           "  below their CPU time.\n\n",
+    printf("  A CPU-clock timer is checked only at the scheduler tick (every 4 ms at HZ=250),\n"
+           "  on the thread then running, and a thread that exits leaves the CPU time since\n"
+           "  its last expiry unsampled: a thread that lives ~%.0f us is sampled only when a\n"
+           "  tick lands in its short life after its first expiry, so the churn threads'\n"
+           "  weight stays far below their CPU time (the main thread's is about right).\n\n",
            BURN_US);
 
     /* Summary rows. */
@@ -562,7 +562,7 @@ int main(int argc, char **argv)
         int targeted = m == M_PRELOAD || m == M_SELF;
         snprintf(fig, sizeof fig, "%s, churn wall ms", mode_name[m]);
         if (m == M_PRELOAD && !have_preload) {
-            bench_table_row(section, fig, "skipped (preload module not built)", "unprofiled",
+            bench_table_row(section, fig, "skipped (preload module not found)", "unprofiled",
                             "", "<= 1.3x", "");
             continue;
         }
