@@ -418,6 +418,26 @@ static const char *fmt_plain(char *buf, size_t len, const double *v, int n, int 
     return bench_fmt(buf, len, bench_summarize(tmp, n), prec);
 }
 
+/* One table: each variant's wall and CPU time with its ratios to unprofiled. */
+static void print_variants(const series *wall, const series *cpu, const char *cpu_head,
+                           int rounds, int have_preload)
+{
+    char b1[64], b2[64], b3[64], b4[64];
+    printf("  %-18s %-24s %-20s %-24s %s\n", "variant", "wall ms", "wall ratio", cpu_head,
+           "CPU ratio");
+    for (int m = 0; m < NMODES; m++) {
+        if (m == M_PRELOAD && !have_preload) {
+            printf("  %-18s skipped (libsampler-preload.so not found)\n", mode_name[m]);
+            continue;
+        }
+        fmt_ratio(b2, sizeof b2, wall[m].v, wall[M_PLAIN].v, rounds, NULL);
+        fmt_ratio(b4, sizeof b4, cpu[m].v, cpu[M_PLAIN].v, rounds, NULL);
+        printf("  %-18s %-24s %-20s %-24s %s\n", mode_name[m],
+               fmt_plain(b1, sizeof b1, wall[m].v, rounds, 1), m == M_PLAIN ? "-" : b2,
+               fmt_plain(b3, sizeof b3, cpu[m].v, rounds, 1), m == M_PLAIN ? "-" : b4);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--child") == 0) {
@@ -498,33 +518,11 @@ int main(int argc, char **argv)
 
     char b1[64], b2[64], b3[64], b4[64];
     printf("  Churn window (first pthread_create to last pthread_join), %d rounds:\n", rounds);
-    printf("  %-18s %-24s %-20s %-24s %s\n", "variant", "wall ms", "wall ratio", "process CPU ms",
-           "CPU ratio");
-    for (int m = 0; m < NMODES; m++) {
-        if (m == M_PRELOAD && !have_preload) {
-            printf("  %-18s skipped (libsampler-preload.so not found)\n", mode_name[m]);
-            continue;
-        }
-        fmt_ratio(b2, sizeof b2, wall[m].v, wall[M_PLAIN].v, rounds, NULL);
-        fmt_ratio(b4, sizeof b4, cpu[m].v, cpu[M_PLAIN].v, rounds, NULL);
-        printf("  %-18s %-24s %-20s %-24s %s\n", mode_name[m],
-               fmt_plain(b1, sizeof b1, wall[m].v, rounds, 1), m == M_PLAIN ? "-" : b2,
-               fmt_plain(b3, sizeof b3, cpu[m].v, rounds, 1), m == M_PLAIN ? "-" : b4);
-    }
+    print_variants(wall, cpu, "process CPU ms", rounds, have_preload);
 
     printf("\n  Whole process (fork to exit as the driver sees it: adds exec, sampler start,\n"
            "  the preload module writing its profile):\n");
-    printf("  %-18s %-24s %-20s %-24s %s\n", "variant", "wall ms", "wall ratio",
-           "CPU ms (rusage)", "CPU ratio");
-    for (int m = 0; m < NMODES; m++) {
-        if (m == M_PRELOAD && !have_preload)
-            continue;
-        fmt_ratio(b2, sizeof b2, pwall[m].v, pwall[M_PLAIN].v, rounds, NULL);
-        fmt_ratio(b4, sizeof b4, pcpu[m].v, pcpu[M_PLAIN].v, rounds, NULL);
-        printf("  %-18s %-24s %-20s %-24s %s\n", mode_name[m],
-               fmt_plain(b1, sizeof b1, pwall[m].v, rounds, 1), m == M_PLAIN ? "-" : b2,
-               fmt_plain(b3, sizeof b3, pcpu[m].v, rounds, 1), m == M_PLAIN ? "-" : b4);
-    }
+    print_variants(pwall, pcpu, "CPU ms (rusage)", rounds, have_preload);
 
     printf("\n  What the profiler saw per run, median (min-max) over the rounds: samples;\n"
            "  their weight as CPU time (weight x interval), all threads, the main thread\n"

@@ -172,18 +172,6 @@ static void cold_caches(void)
         buf[i]++;
 }
 
-/* What sampler_thread_register_tid must read: the start time in
- * /proc/self/task/TID/stat (open + read + close). */
-static void read_stat(pid_t tid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, buf, sizeof buf) <= 0)
-        BENCH_DIE("%s: %s", path, strerror(errno));
-    close(fd);
-}
-
 static void baseline_round(idle *ts, int n, double *out)
 {
     struct sigevent sev;
@@ -223,7 +211,7 @@ static void baseline_round(idle *ts, int n, double *out)
         BENCH_SYS(timer_delete(t));
         v[k] = ms_since(t0);
         t0 = bench_now();
-        read_stat(ts[n].tid);
+        bench_read_stat(ts[n].tid);
         BENCH_SYS(timer_create(ts[n].clk, &sev, &t));
         BENCH_SYS(timer_settime(t, 0, &arm, NULL));
         BENCH_SYS(timer_delete(t));

@@ -79,16 +79,6 @@ typedef struct row {
     double floor[ROUNDS]; /* by tid: base + the /proc stat read */
 } row;
 
-static void read_stat(pid_t tid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, buf, sizeof buf) <= 0)
-        BENCH_DIE("%s: %s", path, strerror(errno));
-    close(fd);
-}
-
 /* Both self-registration rows: runs on the thread being registered. */
 static void measure_self(row *out)
 {
@@ -152,7 +142,7 @@ static void measure_tid(row *out)
         out->base[r] = (double)(bench_now() - t0) / 1000.0 / N;
         t0 = bench_now();
         for (int i = 0; i < N; i++) {
-            read_stat(idle_tid);
+            bench_read_stat(idle_tid);
             bare_cycle(clk, idle_tid);
         }
         out->floor[r] = (double)(bench_now() - t0) / 1000.0 / N;

@@ -11,11 +11,13 @@
 #define BENCH_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sampler.h>
 
@@ -48,6 +50,18 @@ static inline uint64_t bench_ns(clockid_t clk)
     struct timespec ts;
     clock_gettime(clk, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* What sampler_thread_register_tid must read for a thread: its start time
+ * in /proc/self/task/TID/stat (open + read + close). */
+static inline void bench_read_stat(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, buf, sizeof buf) <= 0)
+        BENCH_DIE("%s: %s", path, strerror(errno));
+    close(fd);
 }
 
 /* Wall time (monotonic). */
