@@ -156,6 +156,7 @@ int sampler__registry_resume(void);
 void sampler__registry_clear(void); /* stop only (registry_free follows) */
 void sampler__registry_free(void);
 void sampler__registry_after_fork(void);
+void sampler__forget_tid(void); /* fork child: the cached tid is the parent's */
 void sampler__registry_forget(void);
 
 /* timers.c */

@@ -43,6 +43,7 @@ static void sampler__atfork_parent(void)
 static void sampler__atfork_child(void)
 {
     sampler__global *g = &sampler__g;
+    sampler__forget_tid();
     /* One thread now: whoever held g.lock in the parent is not here. */
     pthread_mutex_init(&g->lock, NULL);
     if (atomic_load(&g->state) != SAMPLER__STOPPED) {
