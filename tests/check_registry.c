@@ -511,6 +511,7 @@ START_TEST(paused_disarmed_thread_liveness_by_timer)
 
     /* The live one was left disarmed by the check: resume re-arms it. */
     tu_tally t;
+    memset(&t, 0, sizeof t);
     tu_drain_tally(&t);
     ck_assert_sampler(sampler_resume(), 0);
     deadline = tu_now_ns() + WAIT_LIMIT_NS;
