@@ -896,8 +896,14 @@ START_TEST(foreign_sigprof_storm)
     fa_drain(&c);
     sampler_stats st = tu_stats();
     if (_i <= 1) {
-        /* After stop, a handler that counted foreign may still be chaining. */
-        while (atomic_load(&storm_chained) != st.foreign) {
+        /* After stop, a handler that counted foreign may still be chaining.
+         * Under TSan a storm signal can still sit in TSan's own queue when
+         * stop puts this handler back; TSan then hands it to this handler
+         * directly (chained, never seen by libsampler): there chained may
+         * exceed foreign, never fall short of it. (Failed fresh-ci once:
+         * chained 32, foreign 31.) */
+        while (TU_TSAN ? atomic_load(&storm_chained) < st.foreign
+                       : atomic_load(&storm_chained) != st.foreign) {
             ck_assert_msg(tu_now_ns() < deadline, "%s: chained %lu, foreign %" PRIu64,
                           names[_i], atomic_load(&storm_chained), st.foreign);
             fa_nap_us(1000);
@@ -912,7 +918,9 @@ START_TEST(foreign_sigprof_storm)
     ck_assert_uint_eq(snd.failed, 0);
     ck_assert_msg(st.foreign >= 1, "%s: no foreign signal counted", names[_i]);
     ck_assert_uint_le(st.foreign, snd.sent);
-    if (_i <= 1)
+    if (_i <= 1 && TU_TSAN)
+        ck_assert_uint_ge(atomic_load(&storm_chained), st.foreign); /* see above */
+    else if (_i <= 1)
         ck_assert_uint_eq(atomic_load(&storm_chained), st.foreign);
     else
         ck_assert_uint_eq(atomic_load(&storm_chained), 0);
