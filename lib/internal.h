@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <ucontext.h>
 
 /* uthash must not exit() the host process when out of memory: HASH_ADD then
  * leaves the element out and sets sampler__hash_oom (used under g.lock). */
@@ -31,6 +32,32 @@ extern int sampler__hash_oom;
 #include <uthash.h>
 
 #include "sampler.h"
+
+/* ---- the interrupted context ----------------------------------------------- */
+
+/* The interrupted pc, frame pointer and stack pointer from the ucontext_t a
+ * signal handler was given; false on an architecture this file does not know
+ * (x86_64 and aarch64 only). Register reads only: async-signal-safe. */
+static inline bool sampler__context_regs(const void *ucontext, uintptr_t *pc, uintptr_t *fp,
+                                         uintptr_t *sp)
+{
+    const ucontext_t *uc = ucontext;
+#if defined(__x86_64__)
+    *pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    *sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    return true;
+#elif defined(__aarch64__)
+    *pc = (uintptr_t)uc->uc_mcontext.pc;
+    *fp = (uintptr_t)uc->uc_mcontext.regs[29];
+    *sp = (uintptr_t)uc->uc_mcontext.sp;
+    return true;
+#else
+    (void)uc;
+    *pc = *fp = *sp = 0;
+    return false;
+#endif
+}
 
 /* ---- tokens --------------------------------------------------------------
  * sigev_value carries a token, never a pointer:

@@ -123,7 +123,8 @@ typedef struct sampler__nstack {
     char *buf;
 } sampler__nstack;
 
-/* Under profile->lock: build the merged name stacks (root first). */
+/* Build the merged name stacks (root first); takes profile->lock for the
+ * build, so the result is the caller's alone (free with nstacks_free). */
 int sampler__nstacks_build(sampler_profile *p, unsigned int flags, sampler__nstack **out);
 void sampler__nstacks_free(sampler__nstack *head);
 

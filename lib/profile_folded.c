@@ -32,7 +32,8 @@ static const char *sampler__frame_name(sampler_profile *p, const sampler__pstack
     return f != NULL ? f->name : NULL;
 }
 
-int sampler__nstacks_build(sampler_profile *p, unsigned int flags, sampler__nstack **out)
+static int sampler__nstacks_build_locked(sampler_profile *p, unsigned int flags,
+                                         sampler__nstack **out)
 {
     sampler__nstack *head = NULL;
     const char **names = malloc((SAMPLER_MAX_DEPTH + 2) * sizeof *names);
@@ -123,6 +124,14 @@ oom:
     return SAMPLER_ENOMEM;
 }
 
+int sampler__nstacks_build(sampler_profile *p, unsigned int flags, sampler__nstack **out)
+{
+    pthread_mutex_lock(&p->lock);
+    int rc = sampler__nstacks_build_locked(p, flags, out);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
 static int sampler__nstack_cmp(const sampler__nstack *a, const sampler__nstack *b)
 {
     return strcmp(a->text, b->text);
@@ -132,10 +141,8 @@ int sampler_profile_write_folded(sampler_profile *p, FILE *out, unsigned int fla
 {
     if (p == NULL || out == NULL || (flags & ~SAMPLER__PROFILE_FLAGS) != 0)
         return SAMPLER_EINVAL;
-    pthread_mutex_lock(&p->lock);
     sampler__nstack *head;
     int rc = sampler__nstacks_build(p, flags, &head);
-    pthread_mutex_unlock(&p->lock);
     if (rc < 0)
         return rc;
     HASH_SORT(head, sampler__nstack_cmp); /* stable output, easy to diff */

@@ -181,10 +181,8 @@ int sampler_profile_write_svg(sampler_profile *p, const char *path, unsigned int
 {
     if (p == NULL || path == NULL || (flags & ~SAMPLER__PROFILE_FLAGS) != 0)
         return SAMPLER_EINVAL;
-    pthread_mutex_lock(&p->lock);
     sampler__nstack *head;
     int rc = sampler__nstacks_build(p, flags, &head);
-    pthread_mutex_unlock(&p->lock);
     if (rc < 0)
         return rc;
     sampler__fnode *root = calloc(1, sizeof *root);

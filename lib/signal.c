@@ -62,14 +62,9 @@ static void sampler__find_stack(sampler__global *g, sampler__slot *s, uintptr_t 
 
 static uintptr_t sampler__context_sp(const void *ucontext)
 {
-#if defined(__x86_64__)
-    return (uintptr_t)((const ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-    return (uintptr_t)((const ucontext_t *)ucontext)->uc_mcontext.sp;
-#else
-    (void)ucontext;
-    return 0;
-#endif
+    uintptr_t pc, fp, sp;
+    sampler__context_regs(ucontext, &pc, &fp, &sp); /* sp 0 where unknown */
+    return sp;
 }
 
 static void sampler__take_sample(sampler__global *g, sampler__slot *s, const siginfo_t *si,

@@ -4,27 +4,15 @@
  */
 #include "internal.h"
 
-#include <ucontext.h>
-
 int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
                     void *walker_arg)
 {
     (void)walker_arg;
     if (ctx == NULL || ctx->ucontext == NULL || pcs == NULL || max_depth < 1)
         return 0;
-    const ucontext_t *uc = ctx->ucontext;
     uintptr_t pc, fp, sp;
-#if defined(__x86_64__)
-    pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
-    sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-    pc = (uintptr_t)uc->uc_mcontext.pc;
-    fp = (uintptr_t)uc->uc_mcontext.regs[29];
-    sp = (uintptr_t)uc->uc_mcontext.sp;
-#else
-    return 0;
-#endif
+    if (!sampler__context_regs(ctx->ucontext, &pc, &fp, &sp))
+        return 0;
     int n = 0;
     pcs[n++] = pc;
     if (ctx->stack_hi == 0)

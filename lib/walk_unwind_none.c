@@ -6,8 +6,6 @@
  */
 #include "internal.h"
 
-#include <ucontext.h>
-
 int sampler_walk_libunwind_available(void)
 {
     return 0;
@@ -19,13 +17,9 @@ int sampler_walk_libunwind(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_
     (void)walker_arg;
     if (ctx == NULL || ctx->ucontext == NULL || pcs == NULL || max_depth < 1)
         return 0;
-    const ucontext_t *uc = ctx->ucontext;
-#if defined(__x86_64__)
-    pcs[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-    pcs[0] = (uintptr_t)uc->uc_mcontext.pc;
-#else
-    return 0;
-#endif
+    uintptr_t pc, fp, sp;
+    if (!sampler__context_regs(ctx->ucontext, &pc, &fp, &sp))
+        return 0;
+    pcs[0] = pc;
     return 1;
 }
