@@ -16,12 +16,6 @@
 
 #define WAIT_LIMIT_NS 20000000000ULL
 
-static void bi_nap_us(long us)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
-    nanosleep(&ts, NULL);
-}
-
 /* sampler_start(cfg) fails with `want`, the state stays STOPPED, no handler
  * was installed, and a good config starts (and stops) afterwards. */
 static void bi_start_fails(const sampler_config *cfg, int want, const char *what)
@@ -235,7 +229,7 @@ START_TEST(register_bad_tids)
     uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
     while (access(path, F_OK) == 0) {
         ck_assert(tu_now_ns() < deadline);
-        bi_nap_us(200);
+        tu_nap_us(200);
     }
     ck_assert_sampler(sampler_thread_register_tid(dead, NULL), SAMPLER_ENOTHREAD);
 

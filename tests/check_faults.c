@@ -36,32 +36,6 @@
 
 #define FA_WAIT_NS 20000000000ULL /* every bounded wait: 20 s */
 
-static void fa_nap_us(long us)
-{
-    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000L};
-    nanosleep(&ts, NULL);
-}
-
-static int fa_tgkill(pid_t tid, int sig)
-{
-    return (int)syscall(SYS_tgkill, getpid(), tid, sig);
-}
-
-static void fa_set_disposition(void (*handler)(int), void (*action)(int, siginfo_t *, void *))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    if (action != NULL) {
-        sa.sa_sigaction = action;
-        sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    } else {
-        sa.sa_handler = handler;
-        sa.sa_flags = SA_RESTART;
-    }
-    ck_assert_int_eq(sigaction(SIGPROF, &sa, NULL), 0);
-}
-
 /* Drain everything; count samples of `tid` taken after `after` (ns). */
 typedef struct fa_scan {
     pid_t tid;
@@ -281,7 +255,7 @@ START_TEST(timer_create_fails_for_some_threads)
             break;
         ck_assert_msg(tu_now_ns() < deadline,
                       "registered workers not sampled after the timer failures");
-        fa_nap_us(5000);
+        tu_nap_us(5000);
     }
     for (int i = 0; i < LIM_N; i++) {
         atomic_store(&w[i].quit, 1);
@@ -357,12 +331,12 @@ static void *blk_main(void *p)
     atomic_store(&w->blocked, 1);
     while (!atomic_load(&w->stop_burn)) {
         if (w->kind == BLK_UNREGISTERED_BLOCKED)
-            fa_nap_us(1000);
+            tu_nap_us(1000);
         else
             tu_burn_cpu_ns(500000);
     }
     while (!atomic_load(&w->unblock))
-        fa_nap_us(1000);
+        tu_nap_us(1000);
     /* With SIG_DFL restored, a SIGPROF still pending here would end the process. */
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     tu_burn_cpu_ns(5000000);
@@ -384,7 +358,7 @@ static void *blk_main(void *p)
 START_TEST(blocked_signal_stop_is_bounded_and_discards_pending)
 {
     int baseline = tu_count_timers();
-    fa_set_disposition(SIG_DFL, NULL);
+    tu_set_sigprof(SIG_DFL, NULL);
     tu_start(1000000);
     blk_worker w[BLK_N];
     memset(w, 0, sizeof w);
@@ -399,12 +373,12 @@ START_TEST(blocked_signal_stop_is_bounded_and_discards_pending)
     for (int i = 0; i < BLK_N; i++) {
         while (!atomic_load(&w[i].blocked)) {
             ck_assert(tu_now_ns() < deadline);
-            fa_nap_us(500);
+            tu_nap_us(500);
         }
         ck_assert_sampler(atomic_load(&w[i].rc), 0);
     }
     /* A foreign SIGPROF, pending in the thread that blocks it and has no timer. */
-    ck_assert_int_eq(fa_tgkill(w[4].tid, SIGPROF), 0);
+    ck_assert_int_eq(tu_tgkill(w[4].tid, SIGPROF), 0);
 
     /* Wait until the open threads are sampled and every blocked thread has
      * SIGPROF pending. */
@@ -423,7 +397,7 @@ START_TEST(blocked_signal_stop_is_bounded_and_discards_pending)
                       "blocked ones (pending: %d %d %d)",
                       fa_sigprof_pending(w[0].tid), fa_sigprof_pending(w[1].tid),
                       fa_sigprof_pending(w[4].tid));
-        fa_nap_us(2000);
+        tu_nap_us(2000);
     }
 
     tu_watchdog wd;
@@ -688,7 +662,7 @@ START_TEST(corrupt_frame_pointer_chain)
     for (int m = 0; m < FP_NMODES; m++) {
         while (!atomic_load(&jobs[m].ready)) {
             ck_assert(tu_now_ns() < deadline);
-            fa_nap_us(500);
+            tu_nap_us(500);
         }
         r.tid[m] = atomic_load(&jobs[m].tid);
         /* glibc reports the stack we gave: the bounds are the mapping. */
@@ -718,7 +692,7 @@ START_TEST(corrupt_frame_pointer_chain)
                 ck_assert_msg(r.in_loop[m] >= 5, "mode %s: %" PRIu64 " samples in the loop",
                               fp_mode_names[m], r.in_loop[m]);
         }
-        fa_nap_us(5000);
+        tu_nap_us(5000);
     }
     for (int m = 0; m < FP_NMODES; m++)
         atomic_store(&jobs[m].quit, 1);
@@ -820,7 +794,7 @@ static void *storm_sender_main(void *p)
             (now >= s->until_ns && storm_cpu_ns(s->victim_clock) - cpu0 >= STORM_CPU_NS))
             break;
         for (int i = 0; i < 256; i++) {
-            if (fa_tgkill(s->victim, SIGPROF) == 0)
+            if (tu_tgkill(s->victim, SIGPROF) == 0)
                 s->sent++;
             else
                 s->failed++;
@@ -843,16 +817,16 @@ START_TEST(foreign_sigprof_storm)
     atomic_store(&storm_chained, 0);
     switch (_i) {
     case 0:
-        fa_set_disposition(NULL, storm_info_handler);
+        tu_set_sigprof(NULL, storm_info_handler);
         break;
     case 1:
-        fa_set_disposition(storm_plain_handler, NULL);
+        tu_set_sigprof(storm_plain_handler, NULL);
         break;
     case 2:
-        fa_set_disposition(SIG_IGN, NULL);
+        tu_set_sigprof(SIG_IGN, NULL);
         break;
     default:
-        fa_set_disposition(SIG_DFL, NULL);
+        tu_set_sigprof(SIG_DFL, NULL);
         break;
     }
     tu_start(STORM_INTERVAL_NS);
@@ -862,7 +836,7 @@ START_TEST(foreign_sigprof_storm)
     uint64_t deadline = tu_now_ns() + FA_WAIT_NS;
     while (atomic_load(&v.tid) == 0) {
         ck_assert(tu_now_ns() < deadline);
-        fa_nap_us(500);
+        tu_nap_us(500);
     }
     ck_assert_sampler(atomic_load(&v.rc), 0);
 
@@ -880,7 +854,7 @@ START_TEST(foreign_sigprof_storm)
     while (_i <= 1 && atomic_load(&storm_chained) != foreign) {
         ck_assert_msg(tu_now_ns() < deadline, "%s: chained %lu, foreign %" PRIu64, names[_i],
                       atomic_load(&storm_chained), foreign);
-        fa_nap_us(1000);
+        tu_nap_us(1000);
         foreign = tu_stats().foreign;
     }
 
@@ -906,7 +880,7 @@ START_TEST(foreign_sigprof_storm)
                        : atomic_load(&storm_chained) != st.foreign) {
             ck_assert_msg(tu_now_ns() < deadline, "%s: chained %lu, foreign %" PRIu64,
                           names[_i], atomic_load(&storm_chained), st.foreign);
-            fa_nap_us(1000);
+            tu_nap_us(1000);
         }
     }
     fa_check_stopped(baseline);
@@ -939,7 +913,7 @@ START_TEST(foreign_sigprof_storm)
         ck_assert_msg(during >= 3,
                       "%s: only %" PRIu64 " samples of the victim during the storm",
                       names[_i], during);
-    fa_set_disposition(SIG_DFL, NULL);
+    tu_set_sigprof(SIG_DFL, NULL);
 }
 END_TEST
 
@@ -1032,7 +1006,7 @@ START_TEST(stop_while_threads_in_malloc)
     for (int i = 0; i < MAL_N; i++)
         while (atomic_load(&w[i].tid) == 0) {
             ck_assert(tu_now_ns() < deadline);
-            fa_nap_us(200);
+            tu_nap_us(200);
         }
     sampler_config cfg;
     tu_config(&cfg, 100000);
@@ -1052,7 +1026,7 @@ START_TEST(stop_while_threads_in_malloc)
             ck_assert_int_ge(sampler_register_all_threads(), 0);
         uint64_t until = tu_now_ns() + 5000000;
         while (tu_stats().signals < 4 && tu_now_ns() < until)
-            fa_nap_us(200);
+            tu_nap_us(200);
         uint64_t s0 = tu_now_ns();
         ck_assert_sampler(sampler_stop(), 0);
         uint64_t dt = tu_now_ns() - s0;
@@ -1153,7 +1127,7 @@ START_TEST(fork_in_a_loop_while_sampling)
     for (int i = 0; i < 2; i++) {
         while (atomic_load(&b[i].tid) == 0) {
             ck_assert(tu_now_ns() < deadline);
-            fa_nap_us(200);
+            tu_nap_us(200);
         }
         ck_assert_sampler(sampler_thread_register_tid(b[i].tid, NULL), 0);
     }
@@ -1177,7 +1151,7 @@ START_TEST(fork_in_a_loop_while_sampling)
                 waitpid(pid, &status, 0);
                 ck_abort_msg("fork %d: the child hung", k);
             }
-            fa_nap_us(100);
+            tu_nap_us(100);
         }
         ck_assert_int_eq(got, pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -1202,7 +1176,7 @@ START_TEST(fork_in_a_loop_while_sampling)
             break;
         ck_assert_msg(tu_now_ns() < deadline + 10000000000ULL,
                       "busy thread not sampled after the forks (%" PRIu64 ")", sc.n_tid_after);
-        fa_nap_us(2000);
+        tu_nap_us(2000);
     }
     ck_assert_sampler(sampler_stop(), 0);
     for (int i = 0; i < 2; i++) {

@@ -18,12 +18,6 @@
 
 #define WAIT_LIMIT_NS 20000000000ULL
 
-static void fk_nap_us(long us)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Exit codes of the child's checks (0 = all good). */
 enum {
     CHILD_OK = 0,
@@ -156,7 +150,7 @@ static void busy_start(busy *b)
     uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
     while (atomic_load(&b->tid) == 0) {
         ck_assert(tu_now_ns() < deadline);
-        fk_nap_us(200);
+        tu_nap_us(200);
     }
     ck_assert_sampler(atomic_load(&b->rc), 0);
 }
@@ -182,7 +176,7 @@ static void fk_wait_stored_samples(uint64_t want)
     while (tu_stats().samples < want) {
         ck_assert_msg(tu_now_ns() < deadline, "only %llu samples",
                       (unsigned long long)tu_stats().samples);
-        fk_nap_us(1000);
+        tu_nap_us(1000);
     }
 }
 
@@ -197,7 +191,7 @@ static void fk_wait_samples_of(pid_t tid, uint64_t want)
             return;
         ck_assert_msg(tu_now_ns() < deadline, "thread %d: %llu samples, want %llu", (int)tid,
                       (unsigned long long)n[1], (unsigned long long)want);
-        fk_nap_us(1000);
+        tu_nap_us(1000);
     }
 }
 

@@ -12,12 +12,6 @@
 #include <time.h>
 
 /* Sleep about `us` microseconds: only used between polls of a bounded wait. */
-static void lc_nap_us(long us)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Every call that needs a started sampler says so before start. */
 START_TEST(calls_before_start_return_enotstarted)
 {
@@ -182,7 +176,7 @@ START_TEST(start_stop_cycles_under_load)
         uint64_t deadline = tu_now_ns() + 10000000000ULL;
         while (atomic_load(&c.registered) < cycle * CYCLE_THREADS) {
             ck_assert_msg(tu_now_ns() < deadline, "cycle %d: workers did not register", cycle);
-            lc_nap_us(50);
+            tu_nap_us(50);
         }
         ck_assert_msg(atomic_load(&c.reg_errors) == 0, "cycle %d: register returned %s", cycle,
                       sampler_err_name(atomic_load(&c.last_error)));
@@ -192,7 +186,7 @@ START_TEST(start_stop_cycles_under_load)
         deadline = tu_now_ns() + 10000000000ULL;
         while (tu_stats().signals == 0) {
             ck_assert_msg(tu_now_ns() < deadline, "cycle %d: no timer signal in 10 s", cycle);
-            lc_nap_us(50);
+            tu_nap_us(50);
         }
         ck_assert_sampler(sampler_stop(), 0);
         ck_assert_int_eq(sampler_state(), SAMPLER_STATE_STOPPED);

@@ -23,12 +23,6 @@
 
 #define WAIT_LIMIT_NS 20000000000ULL /* generous bound for every wait: 20 s */
 
-static void rg_nap_us(long us)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Is `tid` still listed in /proc/self/task (exited threads linger briefly
  * after pthread_join returns)? */
 static int rg_task_exists(pid_t tid)
@@ -44,7 +38,7 @@ static void rg_wait_task_gone(pid_t tid)
     uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
     while (rg_task_exists(tid)) {
         ck_assert_msg(tu_now_ns() < deadline, "thread %d still in /proc/self/task", (int)tid);
-        rg_nap_us(200);
+        tu_nap_us(200);
     }
 }
 
@@ -88,7 +82,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&w->burn))
             tu_burn_cpu_ns(1000000);
         else
-            rg_nap_us(500);
+            tu_nap_us(500);
     }
     return NULL;
 }
@@ -160,7 +154,7 @@ static void by_tid_wait_samples(by_tid_tally *t, uint64_t want)
         ck_assert_msg(tu_now_ns() < deadline, "thread %d got %llu samples, want %llu",
                       (int)atomic_load(&t->w[missing].tid),
                       (unsigned long long)t->w[missing].samples, (unsigned long long)want);
-        rg_nap_us(2000);
+        tu_nap_us(2000);
     }
 }
 
@@ -416,7 +410,7 @@ START_TEST(self_registered_thread_exit_is_reclaimed)
     while (tu_stats().threads != 1 || tu_count_timers() != base_timers + 1) {
         ck_assert_msg(tu_now_ns() < deadline, "exited thread not reclaimed: %llu threads, %d timers",
                       (unsigned long long)tu_stats().threads, tu_count_timers());
-        rg_nap_us(1000);
+        tu_nap_us(1000);
     }
     /* Nothing left for reap to find, and its tid is no longer registered. */
     ck_assert_sampler(sampler_reap_threads(), 0);
@@ -495,12 +489,12 @@ START_TEST(paused_disarmed_thread_liveness_by_timer)
     uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
     while (tu_stats().paused < 2) {
         ck_assert_msg(tu_now_ns() < deadline, "no signal while paused");
-        rg_nap_us(1000);
+        tu_nap_us(1000);
     }
     for (uint64_t last = 0, now = tu_stats().paused;
          now != last && tu_now_ns() < deadline; now = tu_stats().paused) {
         last = now;
-        rg_nap_us(50000);
+        tu_nap_us(50000);
     }
     ck_assert_sampler(sampler_reap_threads(), 0); /* both alive */
     worker_stop(&w[1]);
@@ -518,7 +512,7 @@ START_TEST(paused_disarmed_thread_liveness_by_timer)
     uint64_t got = 0;
     while (got == 0) {
         ck_assert_msg(tu_now_ns() < deadline, "no sample after resume");
-        rg_nap_us(2000);
+        tu_nap_us(2000);
         tu_drain_tally(&t);
         got = tu_tally_weight(&t, t0);
     }
@@ -755,7 +749,7 @@ static void reuse_join(reuse_thread *r, pthread_t th)
     atomic_store(&r->quit, 1);
     pthread_join(th, NULL);
     while (rg_task_exists(r->tid))
-        rg_nap_us(200);
+        tu_nap_us(200);
 }
 
 /* Start a burning thread whose tid is `want` (0: any). Just after a thread
@@ -775,7 +769,7 @@ static int reuse_spawn(reuse_thread *r, pthread_t *th, pid_t want)
         if (want == 0 || r->tid == want)
             return 0;
         reuse_join(r, *th);
-        rg_nap_us(1000);
+        tu_nap_us(1000);
     }
     return 0; /* the caller sees r->tid != want */
 }
@@ -839,7 +833,7 @@ static int reuse_scenario(int b_self)
     uint64_t n[4] = {(uint64_t)b.tid, 0, 0, (uint64_t)(uintptr_t)&arg_b};
     uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
     while (n[1] < 3 && tu_now_ns() < deadline) {
-        rg_nap_us(2000);
+        tu_nap_us(2000);
         sampler_drain(reuse_tally_cb, n, 0);
     }
     if (n[1] < 3)

@@ -64,21 +64,6 @@ static uintptr_t sg_get_value(void)
     return (uintptr_t)atomic_load(&sg_last_value);
 }
 
-static void sg_set_action(void (*handler)(int), void (*action)(int, siginfo_t *, void *))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    if (action != NULL) {
-        sa.sa_sigaction = action;
-        sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    } else {
-        sa.sa_handler = handler;
-        sa.sa_flags = SA_RESTART;
-    }
-    ck_assert_int_eq(sigaction(SIGPROF, &sa, NULL), 0);
-}
-
 static struct sigaction sg_get_action(void)
 {
     struct sigaction sa;
@@ -121,11 +106,6 @@ static void sg_wait_samples(uint64_t n)
                       (unsigned long long)n);
         sg_nap();
     }
-}
-
-static int sg_tgkill(pid_t tid, int sig)
-{
-    return (int)syscall(SYS_tgkill, getpid(), tid, sig);
 }
 
 /* ---- a burning worker, sampled while we send foreign signals elsewhere ---------- */
@@ -207,7 +187,7 @@ static void sg_drain(sg_scan *c)
  * handler back (sigaction shows it, and it gets the next SIGPROF directly). */
 START_TEST(foreign_signals_reach_previous_handler)
 {
-    sg_set_action(NULL, sg_info_handler);
+    tu_set_sigprof(NULL, sg_info_handler);
     tu_start(SG_INTERVAL_NS);
     struct sigaction during = sg_get_action();
     ck_assert_msg(!((during.sa_flags & SA_SIGINFO) && during.sa_sigaction == sg_info_handler),
@@ -221,7 +201,7 @@ START_TEST(foreign_signals_reach_previous_handler)
     pid_t me = tu_gettid(); /* not registered */
     int sent = 0;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(sg_tgkill(me, SIGPROF), 0);
+        ck_assert_int_eq(tu_tgkill(me, SIGPROF), 0);
         sg_wait_count(++sent);
         ck_assert_int_eq(sg_get_code(), SI_TKILL);
     }
@@ -255,7 +235,7 @@ START_TEST(foreign_signals_reach_previous_handler)
     struct sigaction after = sg_get_action();
     ck_assert_msg((after.sa_flags & SA_SIGINFO) && after.sa_sigaction == sg_info_handler,
                   "sampler_stop() did not restore our handler");
-    ck_assert_int_eq(sg_tgkill(me, SIGPROF), 0);
+    ck_assert_int_eq(tu_tgkill(me, SIGPROF), 0);
     sg_wait_count(++sent);
     ck_assert_uint_eq(tu_stats().foreign, st.foreign);
 }
@@ -264,11 +244,11 @@ END_TEST
 /* A previous handler without SA_SIGINFO is called too, and restored. */
 START_TEST(foreign_signals_reach_plain_handler)
 {
-    sg_set_action(sg_plain_handler, NULL);
+    tu_set_sigprof(sg_plain_handler, NULL);
     tu_start(SG_INTERVAL_NS);
     pid_t me = tu_gettid(); /* not registered: no timer signal can merge with ours */
     for (int i = 1; i <= 3; i++) {
-        ck_assert_int_eq(sg_tgkill(me, SIGPROF), 0);
+        ck_assert_int_eq(tu_tgkill(me, SIGPROF), 0);
         sg_wait_count(i);
     }
     ck_assert_uint_eq(tu_stats().foreign, 3);
@@ -287,7 +267,7 @@ END_TEST
  * handler, every one of them, while the sampler's own keep making samples. */
 START_TEST(foreign_timers_pass_through)
 {
-    sg_set_action(NULL, sg_info_handler);
+    tu_set_sigprof(NULL, sg_info_handler);
     tu_start(SG_INTERVAL_NS);
     sg_worker w;
     sg_spawn(&w, true, true);
@@ -339,7 +319,7 @@ END_TEST
 START_TEST(stray_sigprof_with_default_disposition_is_harmless)
 {
     void (*old)(int) = _i == 0 ? SIG_DFL : SIG_IGN;
-    sg_set_action(old, NULL);
+    tu_set_sigprof(old, NULL);
     tu_start(SG_INTERVAL_NS);
     sg_worker w;
     sg_spawn(&w, true, true);
@@ -347,7 +327,7 @@ START_TEST(stray_sigprof_with_default_disposition_is_harmless)
 
     pid_t me = tu_gettid();
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(sg_tgkill(me, SIGPROF), 0);
+        ck_assert_int_eq(tu_tgkill(me, SIGPROF), 0);
     ck_assert_int_eq(kill(getpid(), SIGPROF), 0);
     sg_wait_foreign(4); /* we are still alive */
     uint64_t s0 = tu_stats().samples;

@@ -45,9 +45,9 @@ static long nrounds;
 static void *churn_main(void *arg)
 {
     churn_rec *r = arg;
-    atomic_store(&r->tid, st_gettid());
+    atomic_store(&r->tid, tu_gettid());
     atomic_store(&r->rc, sampler_thread_register(r));
-    st_burn_ns((uint64_t)r->burn_us * 1000);
+    tu_burn_cpu_ns((uint64_t)r->burn_us * 1000);
     return NULL; /* no unregister: the key destructor must clean up */
 }
 
@@ -75,7 +75,7 @@ static void *drainer_main(void *arg)
     while (!atomic_load(&drain_quit)) {
         ST_COUNT_OR(sampler_drain(drain_cb, NULL, 64), 0);
         atomic_fetch_add(&drain_calls, 1);
-        st_nap_us(200);
+        tu_nap_us(200);
     }
     return NULL;
 }
@@ -86,7 +86,7 @@ static int run_once(int run, uint32_t seed)
 {
     uint32_t rng = seed;
     st_watchdog_start();
-    int baseline = st_count_timers();
+    int baseline = tu_count_timers();
     ST_CHECK(baseline >= 0, "cannot read /proc/self/timers");
     recs = calloc((size_t)nrounds * THREADS_PER_ROUND, sizeof *recs);
     ST_CHECK(recs != NULL, "out of memory");
@@ -99,7 +99,7 @@ static int run_once(int run, uint32_t seed)
     pthread_t drainer;
     ST_CHECK(pthread_create(&drainer, NULL, drainer_main, NULL) == 0, "pthread_create");
 
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = tu_now_ns();
     for (long r = 0; r < nrounds; r++) {
         st_phase(30, "run %d round %ld", run, r);
         pthread_t th[THREADS_PER_ROUND];
@@ -117,7 +117,7 @@ static int run_once(int run, uint32_t seed)
         sampler_stats st = st_stats();
         ST_CHECK(st.threads == 0, "round %ld: %llu threads still registered after join", r,
                  (unsigned long long)st.threads);
-        int timers = st_count_timers();
+        int timers = tu_count_timers();
         ST_CHECK(timers == baseline, "round %ld: %d timers after join, baseline %d", r,
                  timers, baseline);
     }
@@ -134,7 +134,7 @@ static int run_once(int run, uint32_t seed)
     sampler_stats st = st_stats();
     printf("stress_churn: run %d: %ld rounds x %d threads in %.2f s: signals %llu = samples "
            "%llu + dropped %llu (weight %llu, stale %llu); drained %llu in %llu drain calls\n",
-           run, nrounds, THREADS_PER_ROUND, (double)(st_now_ns() - t0) / 1e9,
+           run, nrounds, THREADS_PER_ROUND, (double)(tu_now_ns() - t0) / 1e9,
            (unsigned long long)st.signals, (unsigned long long)st.samples,
            (unsigned long long)st.dropped, (unsigned long long)st.weight,
            (unsigned long long)st.stale, (unsigned long long)atomic_load(&drained),
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
     if (nrounds < 1 || nrounds > MAX_ROUNDS)
         nrounds = 10;
     long ok = 0, failed = 0, crashed = 0, hung = 0;
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = tu_now_ns();
     for (long run = 0; run < runs; run++) {
         uint32_t seed = st_seed() + (uint32_t)run * 7919u;
         pid_t pid = fork();
@@ -167,11 +167,11 @@ int main(int argc, char **argv)
         if (pid == 0)
             _exit(run_once((int)run, seed));
         /* Bounded wait: a run that outlives run_limit_s is a hang. */
-        uint64_t deadline = st_now_ns() + (uint64_t)(run_limit_s * 1e9);
+        uint64_t deadline = tu_now_ns() + (uint64_t)(run_limit_s * 1e9);
         int status = 0;
         pid_t w;
-        while ((w = waitpid(pid, &status, WNOHANG)) == 0 && st_now_ns() < deadline)
-            st_nap_us(5000);
+        while ((w = waitpid(pid, &status, WNOHANG)) == 0 && tu_now_ns() < deadline)
+            tu_nap_us(5000);
         if (w == 0) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     }
     printf("stress_churn: %ld runs in %.1f s: %ld passed, %ld failed, %ld crashed, %ld "
            "hung\n",
-           runs, (double)(st_now_ns() - t0) / 1e9, ok, failed, crashed, hung);
+           runs, (double)(tu_now_ns() - t0) / 1e9, ok, failed, crashed, hung);
     if (ok != runs)
         return ST_EXIT_FAIL;
     printf("stress_churn: PASS\n");

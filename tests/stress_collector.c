@@ -37,14 +37,14 @@ static void *worker(void *arg)
     int me = (int)(intptr_t)arg;
     ST_RC(sampler_thread_register(NULL), 0);
     atomic_fetch_add(&ready, 1);
-    uint64_t c0 = st_thread_cpu_ns();
+    uint64_t c0 = tu_thread_cpu_ns();
     while (!atomic_load(&quit)) {
-        st_burn_ns(1000000);
+        tu_burn_cpu_ns(1000000);
         st_beat(me, "burn");
     }
     /* Unregister before the final CPU reading: no sample after it. */
     ST_RC(sampler_thread_unregister(), 0, SAMPLER_ENOTSTARTED);
-    atomic_store(&cpu_ns[me], st_thread_cpu_ns() - c0);
+    atomic_store(&cpu_ns[me], tu_thread_cpu_ns() - c0);
     st_beat_done(me);
     return NULL;
 }
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     alarm((unsigned)seconds + 120); /* replaces st_init's limit: the run's own length */
     st_watchdog_start();
     st_beats_watch(10.0);
-    int baseline = st_count_timers();
+    int baseline = tu_count_timers();
     ST_CHECK(baseline >= 0, "cannot read /proc/self/timers");
 
     sampler_config cfg;
@@ -75,34 +75,34 @@ int main(int argc, char **argv)
     ST_RC(sampler_profile_collector_start(prof, PERIOD_MS), 0);
 
     pthread_t th[NTHREADS];
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = tu_now_ns();
     for (int i = 0; i < NTHREADS; i++)
         ST_CHECK(pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i) == 0, "create");
     while (atomic_load(&ready) < NTHREADS)
-        st_nap_us(1000);
+        tu_nap_us(1000);
 
     /* Progress every 10 s, so a long run shows it is alive. */
     uint64_t end = t0 + (uint64_t)seconds * 1000000000ULL, next = t0 + 10000000000ULL;
-    while (st_now_ns() < end) {
-        st_nap_us(100000);
-        if (st_now_ns() >= next) {
+    while (tu_now_ns() < end) {
+        tu_nap_us(100000);
+        if (tu_now_ns() >= next) {
             next += 10000000000ULL;
             sampler_stats st = st_stats();
             sampler_profile_totals tot;
             ST_RC(sampler_profile_get_totals(prof, &tot, sizeof tot), 0);
             printf("stress_collector: %5.0f s: samples %llu, dropped %llu, in profile %llu\n",
-                   (double)(st_now_ns() - t0) / 1e9, (unsigned long long)st.samples,
+                   (double)(tu_now_ns() - t0) / 1e9, (unsigned long long)st.samples,
                    (unsigned long long)st.dropped, (unsigned long long)tot.samples);
             fflush(stdout);
             ST_CHECK(st.dropped == 0, "%llu samples dropped after %.0f s",
-                     (unsigned long long)st.dropped, (double)(st_now_ns() - t0) / 1e9);
+                     (unsigned long long)st.dropped, (double)(tu_now_ns() - t0) / 1e9);
         }
     }
     atomic_store(&quit, 1);
     st_phase(30, "joining the workers");
     for (int i = 0; i < NTHREADS; i++)
         pthread_join(th[i], NULL);
-    double duration = (double)(st_now_ns() - t0) / 1e9;
+    double duration = (double)(tu_now_ns() - t0) / 1e9;
     st_phase(30, "stop and final drain");
     ST_RC(sampler_stop(), 0);
     ST_RC(sampler_profile_collector_stop(prof), 0);

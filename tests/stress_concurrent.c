@@ -130,19 +130,19 @@ static int drain_cb(const sampler_sample *s, void *arg)
 static void *burner_main(void *arg)
 {
     ident *id = arg;
-    atomic_store(&id->tid, st_gettid());
+    atomic_store(&id->tid, tu_gettid());
     while (!atomic_load(&quit))
-        st_burn_ns(500000);
+        tu_burn_cpu_ns(500000);
     return NULL;
 }
 
 static void *kid_main(void *arg)
 {
     ident *id = arg;
-    atomic_store(&id->tid, st_gettid());
+    atomic_store(&id->tid, tu_gettid());
     /* register_all may have registered us by tid already: EREGISTERED. */
     ST_RC(sampler_thread_register(id), 0, SAMPLER_ENOTSTARTED, SAMPLER_EREGISTERED);
-    st_burn_ns(300000);
+    tu_burn_cpu_ns(300000);
     return NULL; /* exits registered (or not): the key destructor or reap cleans up */
 }
 
@@ -171,7 +171,7 @@ static void *chaos_main(void *arg)
 {
     int me = (int)((ident *)arg - chaos);
     ident *id = arg;
-    atomic_store(&id->tid, st_gettid());
+    atomic_store(&id->tid, tu_gettid());
     uint32_t rng = st_seed() * 2654435761u + (uint32_t)me * 40503u + 1;
     pthread_barrier_wait(&go);
     while (!atomic_load(&quit)) {
@@ -259,7 +259,7 @@ static void *chaos_main(void *arg)
         count(op, rc);
         st_beat(me, "burn");
         if (st_rand(&rng) % 4 == 0)
-            st_burn_ns(100000);
+            tu_burn_cpu_ns(100000);
     }
     st_beat_done(me);
     return NULL;
@@ -271,8 +271,8 @@ int main(int argc, char **argv)
     long seconds = st_arg_long("seconds", st_full() ? 60 : 2);
     st_watchdog_start();
     st_beats_watch(10.0);
-    atomic_store(&main_ident.tid, st_gettid());
-    int baseline = st_count_timers();
+    atomic_store(&main_ident.tid, tu_gettid());
+    int baseline = tu_count_timers();
     ST_CHECK(baseline >= 0, "cannot read /proc/self/timers");
 
     ST_RC(sampler_config_init(&cfg, sizeof cfg), 0);
@@ -285,17 +285,17 @@ int main(int argc, char **argv)
         ST_CHECK(pthread_create(&bth[i], NULL, burner_main, &burners[i]) == 0, "create");
     for (int i = 0; i < NBURNERS; i++)
         while (atomic_load(&burners[i].tid) == 0)
-            st_nap_us(100);
+            tu_nap_us(100);
     ST_CHECK(pthread_barrier_init(&go, NULL, NCHAOS + 1) == 0, "barrier");
     for (int i = 0; i < NCHAOS; i++)
         ST_CHECK(pthread_create(&cth[i], NULL, chaos_main, &chaos[i]) == 0, "create");
     pthread_barrier_wait(&go);
 
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = tu_now_ns();
     uint64_t end = t0 + (uint64_t)seconds * 1000000000ULL;
     uint32_t rng = st_seed();
-    while (st_now_ns() < end) {
-        st_nap_us(10000);
+    while (tu_now_ns() < end) {
+        tu_nap_us(10000);
         /* The main thread drains too, as a profiler's consumer would. */
         ST_COUNT_OR(sampler_drain(drain_cb, &rng, 0), 0);
     }

@@ -40,7 +40,7 @@ static pid_t main_tid;
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    atomic_store(&w->tid, st_gettid());
+    atomic_store(&w->tid, tu_gettid());
     unsigned seen = 0;
     while (!atomic_load(&w->quit)) {
         if (w->idx >= NSELF && atomic_load(&epoch) != seen) {
@@ -54,7 +54,7 @@ static void *worker_main(void *arg)
             else
                 atomic_fetch_add(&w->self_late, 1);
         }
-        st_burn_ns(200000);
+        tu_burn_cpu_ns(200000);
     }
     return NULL;
 }
@@ -89,10 +89,10 @@ int main(int argc, char **argv)
     st_init("stress_cycles", argc, argv, 120, 1800);
     long cycles = st_arg_long("cycles", st_full() ? 1000 : 100);
     uint32_t rng = st_seed();
-    main_tid = st_gettid();
+    main_tid = tu_gettid();
     st_watchdog_start();
 
-    int baseline = st_count_timers();
+    int baseline = tu_count_timers();
     ST_CHECK(baseline >= 0, "cannot read /proc/self/timers");
     for (int i = 0; i < NWORKERS; i++) {
         workers[i].idx = i;
@@ -101,9 +101,9 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < NWORKERS; i++)
         while (atomic_load(&workers[i].tid) == 0)
-            st_nap_us(100);
+            tu_nap_us(100);
 
-    uint64_t t0 = st_now_ns();
+    uint64_t t0 = tu_now_ns();
     uint64_t sum_signals = 0, sum_samples = 0, sum_dropped = 0, sum_overruns = 0;
     uint64_t sum_stale = 0, sum_paused = 0, cycles_with_samples = 0, cycles_with_drops = 0;
     uint64_t max_stop_ns = 0, by_tid = 0, by_all = 0;
@@ -131,26 +131,26 @@ int main(int argc, char **argv)
             ST_RC(sampler_thread_register(NULL), 0, SAMPLER_EREGISTERED);
 
         /* Let them burn: until 16 signals or 20 ms, whichever comes first. */
-        uint64_t until = st_now_ns() + 20000000ULL;
+        uint64_t until = tu_now_ns() + 20000000ULL;
         bool paused_once = false;
-        while (st_stats().signals < 16 && st_now_ns() < until) {
-            if (c % 5 == 0 && !paused_once && st_now_ns() + 10000000ULL > until) {
+        while (st_stats().signals < 16 && tu_now_ns() < until) {
+            if (c % 5 == 0 && !paused_once && tu_now_ns() + 10000000ULL > until) {
                 ST_RC(sampler_pause(), 0);
-                st_nap_us(500);
+                tu_nap_us(500);
                 ST_RC(sampler_resume(), 0);
                 paused_once = true;
             }
             if (c % 2 == 0 && c % 10 != 0) /* the tiny-buffer cycles must drop */
                 ST_COUNT_OR(sampler_drain(tally_cb, &all, st_rand(&rng) % 8), 0);
             if (c % 3 == 0)
-                st_burn_ns(300000);
+                tu_burn_cpu_ns(300000);
             else
-                st_nap_us(300);
+                tu_nap_us(300);
         }
 
-        uint64_t s0 = st_now_ns();
+        uint64_t s0 = tu_now_ns();
         ST_RC(sampler_stop(), 0);
-        uint64_t dt = st_now_ns() - s0;
+        uint64_t dt = tu_now_ns() - s0;
         if (dt > max_stop_ns)
             max_stop_ns = dt;
         ST_CHECK(dt < (uint64_t)(STOP_LIMIT_S * 1e9), "cycle %ld: stop took %.3f s", c,
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
         self_ok += atomic_load(&workers[i].self_ok);
         self_late += atomic_load(&workers[i].self_late);
     }
-    double secs = (double)(st_now_ns() - t0) / 1e9;
+    double secs = (double)(tu_now_ns() - t0) / 1e9;
     printf("stress_cycles: %ld cycles in %.1f s (%ld by tid, %ld register_all); "
            "longest stop %.2f ms\n",
            cycles, secs, (long)by_tid, (long)by_all, (double)max_stop_ns / 1e6);

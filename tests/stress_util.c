@@ -115,10 +115,10 @@ pid_t st_watchdog_tid(void)
 static void *st_watchdog_main(void *arg)
 {
     (void)arg;
-    atomic_store(&st_wd_tid, st_gettid());
+    atomic_store(&st_wd_tid, tu_gettid());
     for (;;) {
-        st_nap_us(20000);
-        uint64_t now = st_now_ns();
+        tu_nap_us(20000);
+        uint64_t now = tu_now_ns();
         pthread_mutex_lock(&st_wd_lock);
         if (st_wd_deadline != 0 && now > st_wd_deadline) {
             printf("%s: HANG: phase \"%s\" still running after %.1f s\n", st_name,
@@ -153,7 +153,7 @@ void st_watchdog_start(void)
     }
     pthread_detach(th);
     while (atomic_load(&st_wd_tid) == 0)
-        st_nap_us(100);
+        tu_nap_us(100);
 }
 
 void st_phase(double limit_s, const char *fmt, ...)
@@ -163,7 +163,7 @@ void st_phase(double limit_s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(st_wd_phase, sizeof st_wd_phase, fmt, ap);
     va_end(ap);
-    st_wd_started = st_now_ns();
+    st_wd_started = tu_now_ns();
     st_wd_deadline = st_wd_started + (uint64_t)(limit_s * 1e9);
     pthread_mutex_unlock(&st_wd_lock);
 }
@@ -183,7 +183,7 @@ void st_beats_watch(double limit_s)
 void st_beat(int slot, const char *op)
 {
     atomic_store(&st_beat_op[slot], op);
-    atomic_store(&st_beat_at[slot], st_now_ns());
+    atomic_store(&st_beat_at[slot], tu_now_ns());
 }
 
 void st_beat_done(int slot)
@@ -192,62 +192,6 @@ void st_beat_done(int slot)
 }
 
 /* ---- utilities ------------------------------------------------------------------- */
-
-pid_t st_gettid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
-static uint64_t st_clock_ns(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t st_now_ns(void)
-{
-    return st_clock_ns(CLOCK_MONOTONIC);
-}
-
-uint64_t st_thread_cpu_ns(void)
-{
-    return st_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-}
-
-static _Thread_local volatile uint64_t st_sink; /* per thread: no data race (TSan) */
-
-void st_burn_ns(uint64_t ns)
-{
-    uint64_t end = st_thread_cpu_ns() + ns;
-    uint64_t x = st_sink;
-    do {
-        for (int i = 0; i < 5000; i++)
-            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        st_sink = x;
-    } while (st_thread_cpu_ns() < end);
-}
-
-void st_nap_us(long us)
-{
-    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-int st_count_timers(void)
-{
-    FILE *f = fopen("/proc/self/timers", "r");
-    if (f == NULL)
-        return -1;
-    char line[256];
-    int n = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "ID:", 3) == 0)
-            n++;
-    fclose(f);
-    return n;
-}
 
 uint32_t st_rand(uint32_t *state)
 {
@@ -275,7 +219,7 @@ void st_check_stopped(int timer_baseline, const char *when)
              sampler_state());
     ST_CHECK(st.threads == 0, "%s: %llu threads registered after stop", when,
              (unsigned long long)st.threads);
-    int timers = st_count_timers();
+    int timers = tu_count_timers();
     ST_CHECK(timers == timer_baseline, "%s: %d timers after stop, baseline %d", when, timers,
              timer_baseline);
     ST_CHECK(st.signals == st.samples + st.dropped,

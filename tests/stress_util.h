@@ -16,6 +16,8 @@
 
 #include <sampler.h>
 
+#include "sysutil.h"
+
 #define ST_EXIT_FAIL 1
 #define ST_EXIT_HANG 2
 #define ST_EXIT_SKIP 77
@@ -74,12 +76,6 @@ void st_beat(int slot, const char *op);
 void st_beat_done(int slot);
 
 /* Small utilities. */
-pid_t st_gettid(void);
-uint64_t st_now_ns(void);
-uint64_t st_thread_cpu_ns(void);
-void st_burn_ns(uint64_t ns);
-void st_nap_us(long us);
-int st_count_timers(void);
 /* xorshift, per caller state */
 uint32_t st_rand(uint32_t *state);
 

@@ -4,10 +4,13 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <sampler.h>
+
+#include "sysutil.h"
 
 /* Every suite, one per module; check_main.c runs them all (or those named in
  * the environment variable CK_RUN_SUITE, as check itself supports). */
@@ -35,16 +38,9 @@ Suite *profile_suite(void);
                       sampler_strerror(ck_rc_));                                        \
     } while (0)
 
-pid_t tu_gettid(void);
-/* CPU time of the calling thread, and of the process, in nanoseconds. */
-uint64_t tu_thread_cpu_ns(void);
-uint64_t tu_process_cpu_ns(void);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t tu_now_ns(void);
-/* Burn `ns` of this thread's CPU time in a loop the compiler cannot remove. */
-void tu_burn_cpu_ns(uint64_t ns);
-/* Number of POSIX timers this process has (lines "ID:" in /proc/self/timers). */
-int tu_count_timers(void);
+/* Install `action` (SA_SIGINFO) or else `handler` for SIGPROF, with
+ * SA_RESTART; fails the test if sigaction fails. */
+void tu_set_sigprof(void (*handler)(int), void (*action)(int, siginfo_t *, void *));
 /* A default config with the given interval; fails the test if init fails. */
 void tu_config(sampler_config *cfg, uint64_t interval_ns);
 /* Start with tu_config(interval); fails the test if start fails. */
