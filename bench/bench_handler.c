@@ -82,11 +82,6 @@ static void install_empty_handler(void)
     BENCH_SYS(sigaction(SIGPROF, &sa, NULL));
 }
 
-static pid_t gettid_(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
 /* ---- reaching a known stack depth ------------------------------------------ */
 
 typedef uint64_t (*leaf_fn)(void *arg);
@@ -126,7 +121,7 @@ typedef struct a_arg {
 static __attribute__((noinline)) uint64_t a_leaf(void *p)
 {
     a_arg *a = p;
-    pid_t pid = getpid(), tid = gettid_();
+    pid_t pid = getpid(), tid = bench_gettid();
     siginfo_t si;
     memset(&si, 0, sizeof si);
     si.si_signo = SIGPROF;
@@ -143,7 +138,7 @@ static __attribute__((noinline)) uint64_t a_leaf(void *p)
 /* The calling thread's token, read from the slot table (white-box). */
 static uint64_t own_token(void)
 {
-    pid_t me = gettid_();
+    pid_t me = bench_gettid();
     for (uint32_t i = 0; i < sampler__g.nslots; i++) {
         const sampler__slot *s = sampler__slot_get(i);
         uint32_t gen = s ? atomic_load(&s->gen) : 0;
@@ -304,7 +299,7 @@ static timer_t bare_timer_start(uint64_t iv)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGPROF;
-    sev.sigev_notify_thread_id = gettid_();
+    sev.sigev_notify_thread_id = bench_gettid();
     timer_t t;
     BENCH_SYS(timer_create(CLOCK_MONOTONIC, &sev, &t));
     struct itimerspec its = {

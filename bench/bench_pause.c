@@ -67,11 +67,6 @@
 enum { ROUNDS = 5, K = 21, STACK = 64 * 1024 };
 static const uint64_t INTERVAL_NS = 10000000ULL; /* the default 10 ms */
 
-static pid_t gettid_(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
 /* ---- the idle threads ---------------------------------------------------------- */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -91,7 +86,7 @@ static void *idle_main(void *p)
 {
     idle *t = p;
     pthread_mutex_lock(&mu);
-    t->tid = gettid_();
+    t->tid = bench_gettid();
     /* Not `cv`: waking every waiting thread per start would be O(N^2). */
     if (++started == target)
         pthread_cond_signal(&cv_start);
@@ -203,7 +198,7 @@ static void baseline_round(idle *ts, int n, double *out)
      * spare thread's clock (+ the stat read: the by-tid floor) and on the
      * caller's own clock (the main-thread floor). */
     double v[K], w[K], x[K];
-    pid_t me = gettid_();
+    pid_t me = bench_gettid();
     for (int k = 0; k < K; k++) {
         timer_t t;
         t0 = bench_now();
@@ -301,7 +296,7 @@ static void sampler_round(idle *ts, int n, double *out)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGPROF;
-    sev.sigev_notify_thread_id = gettid_();
+    sev.sigev_notify_thread_id = bench_gettid();
     const struct itimerspec arm = {
         .it_interval = {.tv_sec = 0, .tv_nsec = (long)INTERVAL_NS},
         .it_value = {.tv_sec = 0, .tv_nsec = (long)INTERVAL_NS / 2},

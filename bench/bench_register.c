@@ -44,11 +44,6 @@
 enum { N = 2000, ROUNDS = 9 };
 static const uint64_t INTERVAL_NS = 1000000000ULL;
 
-static pid_t gettid_(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
 static void bare_cycle(clockid_t clk, pid_t tid)
 {
     struct sigevent sev;
@@ -82,7 +77,7 @@ typedef struct row {
 /* Both self-registration rows: runs on the thread being registered. */
 static void measure_self(row *out)
 {
-    pid_t me = gettid_();
+    pid_t me = bench_gettid();
     for (int r = 0; r < ROUNDS; r++) {
         uint64_t t0 = bench_now();
         for (int i = 0; i < N; i++)
@@ -116,7 +111,7 @@ static void *idle_thread(void *p)
 {
     (void)p;
     pthread_mutex_lock(&idle_mu);
-    idle_tid = gettid_();
+    idle_tid = bench_gettid();
     pthread_cond_broadcast(&idle_cv);
     while (!idle_quit)
         pthread_cond_wait(&idle_cv, &idle_mu);

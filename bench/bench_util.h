@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,11 @@ static inline uint64_t bench_ns(clockid_t clk)
     struct timespec ts;
     clock_gettime(clk, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline pid_t bench_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
 }
 
 /* What sampler_thread_register_tid must read for a thread: its start time
