@@ -138,7 +138,7 @@ SAMPLER_API const char *sampler_version_string(void);
     X(ESTRUCTSIZE, -13,                                                          \
       "structure size not supported: the struct was not set up with its _init() " \
       "function, or the header is newer than the library")                        \
-    X(EBUSY, -14, "not allowed from inside a sampler_drain() callback")            \
+    X(EBUSY, -14, "not allowed from inside a sampler_drain() callback or a walker")   \
     X(EUNSUPPORTED, -15,                                                         \
       "not built into this copy of libsampler (see sampler_profile_features(); "   \
       "rebuild with the optional dependency installed)")                          \
@@ -310,14 +310,24 @@ typedef enum sampler_clock {
     SAMPLER_CLOCK_WALL = 1
 } sampler_clock;
 
-/** Smallest accepted sampler_config::interval_ns (1 µs). */
-#define SAMPLER_INTERVAL_MIN_NS 1000ULL
+/** Smallest accepted sampler_config::interval_ns (100 µs, 10 kHz per thread).
+ * One sample costs a signal round trip plus the walk (about 5 µs here), so a
+ * thread sampled every 100 µs loses about 5% of its time to sampling; much
+ * shorter intervals starve the thread (at 5 µs of wall-clock time it makes
+ * almost no progress). `make bench` measures it (bench_rate). Before 0.2.0
+ * the minimum was 1 µs. */
+#define SAMPLER_INTERVAL_MIN_NS 100000ULL
 /** Largest accepted sampler_config::interval_ns (one hour). */
 #define SAMPLER_INTERVAL_MAX_NS 3600000000000ULL
 /** Largest accepted sampler_config::max_depth. */
 #define SAMPLER_MAX_DEPTH 512
 /** Largest accepted sampler_config::buffer_capacity. */
 #define SAMPLER_BUFFER_MAX (1u << 22)
+/** Largest sample buffer in bytes (256 MiB). A buffer takes about
+ * `capacity * (48 + 8 * max_depth)` bytes rounded up to 64 per sample (the
+ * default 16384 x 64 frames: 9.4 MB), reserved at sampler_start() but never
+ * touched there: its pages are used as samples fill them. */
+#define SAMPLER_BUFFER_MAX_BYTES (256u << 20)
 
 /**
  * Settings for sampler_start(). Always set it up with sampler_config_init()
@@ -347,7 +357,8 @@ typedef struct sampler_config {
     /** Most frames stored per sample, [1, SAMPLER_MAX_DEPTH]; default 64. */
     int max_depth;
     /** Samples the buffer holds before new ones are dropped (and counted as
-     * dropped), [1, SAMPLER_BUFFER_MAX], rounded up to a power of two >= 2.
+     * dropped), [1, SAMPLER_BUFFER_MAX], rounded up to a power of two >= 2,
+     * and at most ::SAMPLER_BUFFER_MAX_BYTES together with max_depth.
      * Default 16384. */
     size_t buffer_capacity;
 } sampler_config;
@@ -395,7 +406,7 @@ typedef enum sampler_state_t {
  * @retval SAMPLER_ESTARTED the sampler is already running or paused
  * @retval SAMPLER_ENOMEM the buffer could not be allocated
  * @retval SAMPLER_ESYSTEM the signal handler could not be installed
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -413,7 +424,7 @@ SAMPLER_API int sampler_start(const sampler_config *cfg);
  *
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -428,7 +439,7 @@ SAMPLER_API int sampler_stop(void);
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_EPAUSED already paused
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -442,7 +453,7 @@ SAMPLER_API int sampler_pause(void);
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_ENOTPAUSED the sampler is not paused
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -476,7 +487,7 @@ SAMPLER_API int sampler_state(void);
  *         is counted in sampler_stats::timer_failures
  * @retval SAMPLER_ENOMEM out of memory
  * @retval SAMPLER_ESYSTEM another system call failure
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -500,7 +511,7 @@ SAMPLER_API int sampler_thread_register(void *thread_arg);
  * @retval SAMPLER_EREGISTERED that thread is already registered
  * @retval SAMPLER_ENOTSTARTED, SAMPLER_ETIMERLIMIT, SAMPLER_ENOMEM,
  *         SAMPLER_ESYSTEM as for sampler_thread_register()
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -519,7 +530,7 @@ SAMPLER_API int sampler_thread_register_tid(pid_t tid, void *thread_arg);
  *         sampler_stats::timer_failures
  * @retval SAMPLER_ENOMEM out of memory
  * @retval SAMPLER_ESYSTEM /proc/self/task or /proc/self/maps could not be read
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -530,7 +541,7 @@ SAMPLER_API int sampler_register_all_threads(void);
  * @retval 0 success
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_ENOTREGISTERED the calling thread is not registered
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -544,7 +555,7 @@ SAMPLER_API int sampler_thread_unregister(void);
  * @retval SAMPLER_EINVAL @p tid <= 0
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
  * @retval SAMPLER_ENOTREGISTERED @p tid is not registered
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -555,7 +566,7 @@ SAMPLER_API int sampler_thread_unregister_tid(pid_t tid);
  * Threads that registered themselves are reclaimed at exit without this.
  * @return the number of entries reclaimed (>= 0), or
  * @retval SAMPLER_ENOTSTARTED the sampler is not running
- * @retval SAMPLER_EBUSY called from a sampler_drain() callback
+ * @retval SAMPLER_EBUSY called from a sampler_drain() callback or from a walker
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -586,6 +597,20 @@ typedef struct sampler_stats {
     uint64_t timer_failures; /**< timer_create failures (e.g. RLIMIT_SIGPENDING) */
     uint64_t threads;        /**< threads registered now */
     uint64_t reaped;         /**< entries of exited threads reclaimed */
+    /** CPU clock: stored samples whose signal came late (the thread had the
+     * signal blocked, or ran long in the kernel), so part of their weight is
+     * not attributed to their stack (since 0.2.0). */
+    uint64_t delayed;
+    /** Their weight beyond what one on-time signal carries, kept apart in
+     * sampler_sample::delayed_weight; `weight + delayed_weight` is every
+     * interval the stored samples stand for (since 0.2.0). */
+    uint64_t delayed_weight;
+    /** 1 if the program put another action for the sampler's signal in place
+     * of the sampler's handler after sampler_start() (then no sample is taken,
+     * the program's handler receives the timer signals, and sampler_stop()
+     * leaves the program's action in place); checked by this call and by
+     * sampler_stop() (since 0.2.0). */
+    uint64_t handler_replaced;
 } sampler_stats;
 
 /**
@@ -616,6 +641,12 @@ typedef struct sampler_sample {
     void *thread_arg;     /**< the thread's registration argument */
     const uintptr_t *pcs; /**< program counters, innermost first; valid only
                                during the callback */
+    /** CPU clock: intervals that passed while the signal could not be
+     * delivered (the thread blocked it, or was in a long system call), beyond
+     * what one on-time signal carries. They are not charged to @ref pcs (the
+     * stack at delivery, e.g. `pthread_sigmask` that unblocked it, did not
+     * use them); 0 for on-time signals and in wall-clock mode (since 0.2.0). */
+    uint64_t delayed_weight;
 } sampler_sample;
 
 /**
@@ -636,7 +667,7 @@ typedef int (*sampler_sample_fn)(const sampler_sample *sample, void *arg);
  * @param max most samples to hand over; 0 means all that are ready
  * @return the number of samples handed over (>= 0), or
  * @retval SAMPLER_EINVAL @p fn is NULL
- * @retval SAMPLER_EBUSY called from inside a drain callback
+ * @retval SAMPLER_EBUSY called from inside a drain callback or a walker
  * @note thread-safe (concurrent drains are serialised); not async-signal-safe.
  * @since 0.1.0
  */

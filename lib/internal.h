@@ -127,7 +127,7 @@ enum { SAMPLER__STOPPED = 0, SAMPLER__RUNNING = 1, SAMPLER__STOPPING = 2 };
 
 typedef struct sampler__counters {
     _Atomic uint64_t signals, samples, weight, overruns, dropped, dropped_weight, paused,
-        foreign, stale, timer_failures, reaped;
+        foreign, stale, timer_failures, reaped, delayed, delayed_weight;
 } sampler__counters;
 
 typedef struct sampler__buffer sampler__buffer;
@@ -147,6 +147,9 @@ typedef struct sampler__global {
     int signo;
     clockid_t clock_kind;
     struct sigaction old_action;
+    _Atomic int handler_replaced; /* the program put another action in ours' place */
+    uint64_t max_overrun; /* CPU clock: most overruns one on-time signal carries */
+    uint64_t timer_budget; /* most timers this run may hold (RLIMIT_SIGPENDING reserve) */
 
     /* management (under lock) */
     pthread_mutex_t lock;
@@ -162,12 +165,20 @@ typedef struct sampler__global {
 extern sampler__global sampler__g;
 
 /* state.c */
-int sampler__lock(void);   /* takes sampler__g.lock; SAMPLER_EBUSY inside drain callbacks */
-void sampler__unlock(void);
+/* Takes sampler__g.lock with cancellation disabled (a thread cancelled in a
+ * cancellation point under the lock would leave it held forever);
+ * SAMPLER_EBUSY inside drain callbacks and inside the sampler's handler. */
+int sampler__lock(void);
+void sampler__unlock(void); /* and restores the caller's cancellation state */
 int sampler__check_running(void); /* under lock: 0 or SAMPLER_ENOTSTARTED */
 uint64_t sampler__random(uint64_t bound); /* in [0, bound); async-signal-safe */
 void sampler__wait_no_handler(void);
 extern _Thread_local int sampler__in_drain;
+/* Set by the handler around the walker: management calls from a walker get
+ * SAMPLER_EBUSY instead of a deadlock. Initial-exec TLS: reading or writing it
+ * never allocates, so the handler may touch it (the surplus static TLS glibc
+ * keeps for dlopen'ed modules holds one int). */
+extern _Thread_local int sampler__in_handler __attribute__((tls_model("initial-exec")));
 /* Set by a built-in walker that needs preparing in a normal context (the
  * libunwind walker, from a constructor in its object file, so nothing is
  * pulled in unless the walker is used). Called under g.lock by
@@ -191,20 +202,41 @@ int sampler__timer_create(sampler__slot *s, uint64_t token, bool self);
 int sampler__timer_arm(const sampler__slot *s); /* random first expiry; async-signal-safe */
 void sampler__timer_disarm(const sampler__slot *s); /* async-signal-safe */
 void sampler__timer_delete(sampler__slot *s);
+/* At start: how many timers this run may hold, leaving part of
+ * RLIMIT_SIGPENDING to the program (see timers.c). */
+uint64_t sampler__timer_budget(void);
 
 /* signal.c */
 int sampler__signal_install(int signo);
-void sampler__signal_ignore(int signo);
+/* Is our handler still the signal's action? (one sigaction() call) */
+bool sampler__signal_is_ours(int signo);
+/* Stop, step 3: SIG_IGN in place of our handler. False (and nothing changed
+ * for long) when the action was no longer ours: the program's stays. */
+bool sampler__signal_ignore(int signo);
+/* Stop, step 5: the previous action in place of SIG_IGN, unless someone set
+ * another action meanwhile. */
 void sampler__signal_restore(int signo);
+/* Fork child: the previous action in place of ours, if ours is still there. */
+void sampler__signal_restore_if_ours(int signo);
 int sampler__signo_valid(int signo);
 
 /* buffer.c */
+/* Bytes of the sample cells for (capacity, max_depth), bounded by
+ * SAMPLER_BUFFER_MAX_BYTES in sampler_start() (the mapping adds a header). */
+size_t sampler__buffer_bytes(size_t capacity, int max_depth);
 sampler__buffer *sampler__buffer_new(size_t capacity, int max_depth);
 void sampler__buffer_free(sampler__buffer *b);
+/* What the handler stores besides the pcs. */
+typedef struct sampler__record {
+    pid_t tid;
+    int depth;
+    uint64_t time_ns;
+    uint64_t weight, delayed_weight;
+    void *thread_arg;
+} sampler__record;
 /* async-signal-safe: reserve a record, fill it, publish it */
 uintptr_t *sampler__buffer_reserve(sampler__buffer *b, void **rec);
-void sampler__buffer_commit(sampler__buffer *b, void *rec, pid_t tid, uint64_t time_ns,
-                            uint64_t weight, void *thread_arg, int depth);
+void sampler__buffer_commit(sampler__buffer *b, void *rec, const sampler__record *r);
 
 /* maps.c */
 typedef struct sampler__range {

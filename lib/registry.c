@@ -152,7 +152,8 @@ static int sampler__add(pid_t tid, bool self, void *thread_arg, unsigned long lo
     s->thread_arg = thread_arg;
     s->stack_lo = stack_lo;
     s->stack_hi = stack_hi;
-    int rc = sampler__timer_create(s, tok, self);
+    int rc = g->nthreads >= g->timer_budget ? SAMPLER_ETIMERLIMIT
+                                            : sampler__timer_create(s, tok, self);
     if (rc < 0) {
         if (rc == SAMPLER_ETIMERLIMIT)
             atomic_fetch_add(&g->ctr.timer_failures, 1);

@@ -67,20 +67,34 @@ static uintptr_t sampler__context_sp(const void *ucontext)
     return sp;
 }
 
+_Thread_local int sampler__in_handler __attribute__((tls_model("initial-exec")));
+
 static void sampler__take_sample(sampler__global *g, sampler__slot *s, const siginfo_t *si,
                                  void *uc, uint64_t now)
 {
-    uint64_t weight = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
+    uint64_t overrun = (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
+    uint64_t weight = 1 + overrun;
     sampler__count(&g->ctr.signals, 1);
-    if (weight > 1)
-        sampler__count(&g->ctr.overruns, weight - 1);
+    if (overrun > 0)
+        sampler__count(&g->ctr.overruns, overrun);
+    /* CPU clock: a signal is raised at a tick and delivered on the way back
+     * to user space, so an on-time one carries at most a tick's worth of
+     * overruns (g->max_overrun). More means the signal waited while the thread
+     * ran: blocked (pthread_sigmask), or a long stretch in the kernel. That
+     * time was not spent at the stack we see now (the unblocking call), so it
+     * is kept apart (ARCHITECTURE.md "Late signals"). */
+    uint64_t delayed = 0;
+    if (overrun > g->max_overrun) {
+        delayed = overrun - g->max_overrun;
+        weight -= delayed;
+    }
 
     sampler__buffer *b = atomic_load(&g->buf);
     void *rec;
     uintptr_t *pcs = sampler__buffer_reserve(b, &rec);
     if (pcs == NULL) {
         sampler__count(&g->ctr.dropped, 1);
-        sampler__count(&g->ctr.dropped_weight, weight);
+        sampler__count(&g->ctr.dropped_weight, weight + delayed);
         return;
     }
     if (!s->self)
@@ -93,12 +107,26 @@ static void sampler__take_sample(sampler__global *g, sampler__slot *s, const sig
         .stack_hi = s->stack_hi,
     };
     int max = g->cfg.max_depth;
+    sampler__in_handler = 1; /* a walker's management call gets SAMPLER_EBUSY */
     int depth = g->cfg.walker(&ctx, pcs, max, g->cfg.walker_arg);
+    sampler__in_handler = 0;
     if (depth < 0 || depth > max)
         depth = 0;
-    sampler__buffer_commit(b, rec, s->tid, now, weight, s->thread_arg, depth);
+    sampler__record r = {
+        .tid = s->tid,
+        .depth = depth,
+        .time_ns = now,
+        .weight = weight,
+        .delayed_weight = delayed,
+        .thread_arg = s->thread_arg,
+    };
+    sampler__buffer_commit(b, rec, &r);
     sampler__count(&g->ctr.samples, 1);
     sampler__count(&g->ctr.weight, weight);
+    if (delayed > 0) {
+        sampler__count(&g->ctr.delayed, 1);
+        sampler__count(&g->ctr.delayed_weight, delayed);
+    }
 }
 
 static void sampler__handler(int sig, siginfo_t *si, void *uc)
@@ -186,16 +214,51 @@ int sampler__signal_install(int signo)
     return 0;
 }
 
-void sampler__signal_ignore(int signo)
+static bool sampler__action_is(const struct sigaction *sa, void (*fn)(int, siginfo_t *, void *))
 {
-    struct sigaction sa;
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == fn;
+}
+
+bool sampler__signal_is_ours(int signo)
+{
+    struct sigaction cur;
+    if (sigaction(signo, NULL, &cur) != 0)
+        return true; /* cannot tell: assume nothing changed */
+    return sampler__action_is(&cur, sampler__handler);
+}
+
+/* The program may set its own action at any time; sigaction() swaps in one
+ * call, so a swap that finds someone else's action puts it straight back
+ * (only pending instances of the signal are lost in between). */
+bool sampler__signal_ignore(int signo)
+{
+    struct sigaction sa, prev;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
-    sigaction(signo, &sa, NULL);
+    if (sigaction(signo, &sa, &prev) != 0)
+        return true;
+    if (sampler__action_is(&prev, sampler__handler))
+        return true;
+    sigaction(signo, &prev, NULL);
+    atomic_store(&sampler__g.handler_replaced, 1);
+    return false;
 }
 
 void sampler__signal_restore(int signo)
 {
-    sigaction(signo, &sampler__g.old_action, NULL);
+    struct sigaction prev;
+    if (sigaction(signo, &sampler__g.old_action, &prev) != 0)
+        return;
+    /* Someone set an action while it was SIG_IGN (stop's short window): keep it. */
+    if (prev.sa_handler != SIG_IGN || (prev.sa_flags & SA_SIGINFO))
+        sigaction(signo, &prev, NULL);
+}
+
+void sampler__signal_restore_if_ours(int signo)
+{
+    if (sampler__signal_is_ours(signo))
+        sigaction(signo, &sampler__g.old_action, NULL);
+    else
+        atomic_store(&sampler__g.handler_replaced, 1);
 }

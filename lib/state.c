@@ -48,7 +48,7 @@ static void sampler__atfork_child(void)
     pthread_mutex_init(&g->lock, NULL);
     if (atomic_load(&g->state) != SAMPLER__STOPPED) {
         atomic_store(&g->state, SAMPLER__STOPPING);
-        sampler__signal_restore(g->signo);
+        sampler__signal_restore_if_ours(g->signo);
     }
     sampler__buffer *b = atomic_exchange(&g->buf, NULL);
     if (sampler__fork_unlocked) {
@@ -87,18 +87,31 @@ static void sampler__init_once(void)
     sampler__registry_init();
 }
 
+/* The caller's cancellation state while it holds g.lock (the lock is not
+ * recursive, so one per thread suffices). */
+static _Thread_local int sampler__cancel_state;
+
 int sampler__lock(void)
 {
-    if (sampler__in_drain)
+    if (sampler__in_drain || sampler__in_handler)
         return SAMPLER_EBUSY;
+    /* Registering reads /proc (open, read: cancellation points) under the
+     * lock; a pthread_cancel() acted on there would leave the lock held and
+     * hang every later call and every fork(). Cancellation waits until the
+     * call returns instead. */
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     pthread_once(&sampler__once, sampler__init_once);
     pthread_mutex_lock(&sampler__g.lock);
+    sampler__cancel_state = old;
     return 0;
 }
 
 void sampler__unlock(void)
 {
+    int old = sampler__cancel_state;
     pthread_mutex_unlock(&sampler__g.lock);
+    pthread_setcancelstate(old, NULL);
 }
 
 int sampler__check_running(void)
@@ -149,7 +162,8 @@ static int sampler__config_check(const sampler_config *cfg, sampler_config *out)
         return SAMPLER_EINVAL;
     if (out->max_depth < 1 || out->max_depth > SAMPLER_MAX_DEPTH)
         return SAMPLER_EINVAL;
-    if (out->buffer_capacity < 1 || out->buffer_capacity > SAMPLER_BUFFER_MAX)
+    if (out->buffer_capacity < 1 || out->buffer_capacity > SAMPLER_BUFFER_MAX ||
+        sampler__buffer_bytes(out->buffer_capacity, out->max_depth) > SAMPLER_BUFFER_MAX_BYTES)
         return SAMPLER_EINVAL;
     if (!sampler__signo_valid(out->signo))
         return SAMPLER_ESIGNAL;
@@ -191,8 +205,15 @@ int sampler_start(const sampler_config *cfg)
     if (sampler__walker_prepare_hook != NULL)
         sampler__walker_prepare_hook(c.walker);
     memset(&g->ctr, 0, sizeof g->ctr);
+    atomic_store(&g->handler_replaced, 0);
     g->cfg = c;
     g->signo = c.signo;
+    /* The longest scheduler tick Linux has (HZ=100): an on-time CPU-timer
+     * signal carries at most this many overruns (signal.c). */
+    g->max_overrun = c.clock == SAMPLER_CLOCK_CPU
+                         ? (10000000ULL + c.interval_ns - 1) / c.interval_ns
+                         : UINT64_MAX;
+    g->timer_budget = sampler__timer_budget();
     atomic_store(&g->paused, 0);
     atomic_store(&g->state, SAMPLER__RUNNING);
     rc = sampler__signal_install(c.signo);
@@ -218,12 +239,15 @@ int sampler_stop(void)
     /* 2. Disarm and delete every timer (waits out a handler holding a slot). */
     sampler__registry_clear();
     /* 3. SIG_IGN discards every pending instance in every thread; no new handler
-     *    run can begin. */
-    sampler__signal_ignore(g->signo);
+     *    run can begin. If the program has put its own action in our place,
+     *    that action stays (and no run of ours can begin either). */
+    bool ours = sampler__signal_ignore(g->signo);
     /* 4. Wait for handler runs already under way. */
     sampler__wait_no_handler();
-    /* 5. Restore the previous disposition; free slot storage. */
-    sampler__signal_restore(g->signo);
+    /* 5. Restore the previous disposition (only over our SIG_IGN); free slot
+     *    storage. */
+    if (ours)
+        sampler__signal_restore(g->signo);
     sampler__registry_free();
     sampler__maps_collect(true);
     atomic_store(&g->paused, 0);
@@ -290,6 +314,17 @@ int sampler_get_stats(sampler_stats *out, size_t size)
     st.stale = atomic_load(&c->stale);
     st.timer_failures = atomic_load(&c->timer_failures);
     st.reaped = atomic_load(&c->reaped);
+    st.delayed = atomic_load(&c->delayed);
+    st.delayed_weight = atomic_load(&c->delayed_weight);
+    /* Under the lock, so a stop's SIG_IGN window is not taken for a
+     * replacement (from a drain callback the check is left to stop). */
+    if (sampler__lock() == 0) {
+        if (atomic_load(&sampler__g.state) == SAMPLER__RUNNING &&
+            !sampler__signal_is_ours(sampler__g.signo))
+            atomic_store(&sampler__g.handler_replaced, 1);
+        sampler__unlock();
+    }
+    st.handler_replaced = (uint64_t)atomic_load(&sampler__g.handler_replaced);
     st.threads = atomic_load(&sampler__g.nthreads);
     if (size > sizeof st) {
         memset(out, 0, size);

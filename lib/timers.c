@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -73,4 +74,22 @@ void sampler__timer_disarm(const sampler__slot *s)
 void sampler__timer_delete(sampler__slot *s)
 {
     timer_delete(s->timer);
+}
+
+/* Each POSIX timer holds one entry of the per-user RLIMIT_SIGPENDING for its
+ * signal, the same entries the program's sigqueue() and queued real-time
+ * signals need. A run leaves an eighth of the limit (at least 4, at most half
+ * of it) to the program; past that, registration returns
+ * SAMPLER_ETIMERLIMIT. The limit is per user and other processes of the user
+ * count too: the kernel's own EAGAIN is still handled. */
+uint64_t sampler__timer_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_SIGPENDING, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    uint64_t lim = (uint64_t)rl.rlim_cur;
+    uint64_t reserve = lim / 8 < 4 ? 4 : lim / 8;
+    if (reserve > lim / 2)
+        reserve = lim / 2;
+    return lim - reserve;
 }

@@ -27,6 +27,7 @@ Suite *badinput_suite(void);
 Suite *unwind_suite(void);
 Suite *faults_suite(void);
 Suite *profile_suite(void);
+Suite *hostile_suite(void);
 
 /* Assert a libsampler call returned `want` and print both names if not. */
 #define ck_assert_sampler(call, want)                                                   \
