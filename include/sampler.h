@@ -597,9 +597,9 @@ typedef struct sampler_stats {
     uint64_t timer_failures; /**< timer_create failures (e.g. RLIMIT_SIGPENDING) */
     uint64_t threads;        /**< threads registered now */
     uint64_t reaped;         /**< entries of exited threads reclaimed */
-    /** CPU clock: stored samples whose signal came late (the thread had the
-     * signal blocked, or ran long in the kernel), so part of their weight is
-     * not attributed to their stack (since 0.2.0). */
+    /** CPU clock: stored samples whose signal came late because the thread
+     * had it blocked (delivered as `pthread_sigmask` unblocked it), so part of
+     * their weight is not attributed to their stack (since 0.2.0). */
     uint64_t delayed;
     /** Their weight beyond what one on-time signal carries, kept apart in
      * sampler_sample::delayed_weight; `weight + delayed_weight` is every
@@ -641,11 +641,11 @@ typedef struct sampler_sample {
     void *thread_arg;     /**< the thread's registration argument */
     const uintptr_t *pcs; /**< program counters, innermost first; valid only
                                during the callback */
-    /** CPU clock: intervals that passed while the signal could not be
-     * delivered (the thread blocked it, or was in a long system call), beyond
-     * what one on-time signal carries. They are not charged to @ref pcs (the
-     * stack at delivery, e.g. `pthread_sigmask` that unblocked it, did not
-     * use them); 0 for on-time signals and in wall-clock mode (since 0.2.0). */
+    /** CPU clock: intervals that passed while the thread had the signal
+     * blocked, beyond what one on-time signal carries, for a signal delivered
+     * as `pthread_sigmask` unblocked it. They are not charged to @ref pcs
+     * (the unblocking call did not use them); 0 for other samples and in
+     * wall-clock mode (since 0.2.0). */
     uint64_t delayed_weight;
 } sampler_sample;
 

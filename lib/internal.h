@@ -59,6 +59,28 @@ static inline bool sampler__context_regs(const void *ucontext, uintptr_t *pc, ui
 #endif
 }
 
+/* Was the thread interrupted right as rt_sigprocmask returned with success,
+ * i.e. as it unblocked signals? Register reads only. x86_64: `syscall` leaves
+ * the return address in rcx, so rip == rcx only at a syscall's return; the
+ * arguments stay in their registers (rdi = how, 0..2; r10 = sigsetsize, 8);
+ * rax = 0. aarch64: x8 keeps the system call number. Other architectures:
+ * false. */
+static inline bool sampler__context_unblocking(const void *ucontext)
+{
+    const ucontext_t *uc = ucontext;
+#if defined(__x86_64__)
+    const greg_t *r = uc->uc_mcontext.gregs;
+    return r[REG_RCX] == r[REG_RIP] && r[REG_R10] == 8 && (uint64_t)r[REG_RDI] <= 2 &&
+           r[REG_RAX] == 0;
+#elif defined(__aarch64__)
+    return uc->uc_mcontext.regs[8] == 135 /* __NR_rt_sigprocmask */ &&
+           uc->uc_mcontext.regs[0] == 0;
+#else
+    (void)uc;
+    return false;
+#endif
+}
+
 /* ---- tokens --------------------------------------------------------------
  * sigev_value carries a token, never a pointer:
  *   bits 56..63  tag (tells our timers from anyone else's; random per copy)

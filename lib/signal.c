@@ -77,14 +77,13 @@ static void sampler__take_sample(sampler__global *g, sampler__slot *s, const sig
     sampler__count(&g->ctr.signals, 1);
     if (overrun > 0)
         sampler__count(&g->ctr.overruns, overrun);
-    /* CPU clock: a signal is raised at a tick and delivered on the way back
-     * to user space, so an on-time one carries at most a tick's worth of
-     * overruns (g->max_overrun). More means the signal waited while the thread
-     * ran: blocked (pthread_sigmask), or a long stretch in the kernel. That
-     * time was not spent at the stack we see now (the unblocking call), so it
-     * is kept apart (ARCHITECTURE.md "Late signals"). */
+    /* CPU clock: a signal delivered as the thread unblocks it, carrying more
+     * than a tick's worth of overruns (g->max_overrun), waited while the
+     * thread ran with it blocked. That time was not spent in the unblocking
+     * call we interrupt now, so it is kept apart (ARCHITECTURE.md "Late
+     * signals"). */
     uint64_t delayed = 0;
-    if (overrun > g->max_overrun) {
+    if (overrun > g->max_overrun && sampler__context_unblocking(uc)) {
         delayed = overrun - g->max_overrun;
         weight -= delayed;
     }
