@@ -310,12 +310,14 @@ typedef enum sampler_clock {
     SAMPLER_CLOCK_WALL = 1
 } sampler_clock;
 
-/** Smallest accepted sampler_config::interval_ns (100 µs, 10 kHz per thread).
- * One sample costs a signal round trip plus the walk (about 5 µs here), so a
- * thread sampled every 100 µs loses about 5% of its time to sampling; much
- * shorter intervals starve the thread (at 5 µs of wall-clock time it makes
- * almost no progress). `make bench` measures it (bench_rate). Before 0.2.0
- * the minimum was 1 µs. */
+/** Smallest accepted sampler_config::interval_ns (100 µs, 10 kHz per thread),
+ * for every clock. A timer that fires faster than the thread can take its
+ * signal starves the thread: at 5 µs of wall-clock time it makes almost no
+ * progress. In wall-clock mode each sample costs a timer interrupt plus a
+ * signal (55-65 µs of the thread's time on the VM measured here, about 5 µs
+ * on bare metal), so 100 µs can still slow a thread 2-3x; CPU-clock timers
+ * fire at most at the scheduler tick. `make bench` measures it (bench_rate).
+ * Before 0.2.0 the minimum was 1 µs. */
 #define SAMPLER_INTERVAL_MIN_NS 100000ULL
 /** Largest accepted sampler_config::interval_ns (one hour). */
 #define SAMPLER_INTERVAL_MAX_NS 3600000000000ULL
