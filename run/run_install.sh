@@ -11,8 +11,9 @@
 #     must find its module under DESTDIR.
 #   RUN_INSTALL_PREFIX=P make check TESTS=run_install.sh: check an install the
 #     caller made in P (CI: a build configured with --prefix=P, `make
-#     install`). With RUN_INSTALL_PIP=yes, also pip-install bindings/python
-#     into a venv against P's libsampler.pc and use it.
+#     install`).
+#   RUN_INSTALL_PIP=yes (either way): also pip-install bindings/python into a
+#     venv against the prefix's libsampler.pc and use it.
 #
 # Run from run/'s Makefile (TESTS_ENVIRONMENT gives the directories, MAKE,
 # CC, PKG_CONFIG and PYTHON).
@@ -112,6 +113,9 @@ check_prefix() {
     grep -q -- "-L$p/lib" "$T/hello.log" || fail "pkgconfig_hello not linked with -L$p/lib"
     grep '^[0-9]* samples' "$T/hello.log"
     check_run "$p/bin" "$p/lib/libsampler"
+    if [ "${RUN_INSTALL_PIP:-}" = yes ]; then
+        pip_prefix "$p"
+    fi
 }
 
 # pip_prefix PREFIX: the Python binding, built by pip against PREFIX.
@@ -141,9 +145,6 @@ assert st.samples > 0, st
 if [ -n "${RUN_INSTALL_PREFIX:-}" ]; then
     p=$(cd "$RUN_INSTALL_PREFIX" && pwd) || fail "no directory $RUN_INSTALL_PREFIX"
     check_prefix "$p"
-    if [ "${RUN_INSTALL_PIP:-}" = yes ]; then
-        pip_prefix "$p"
-    fi
     exit 0
 fi
 
