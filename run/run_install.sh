@@ -20,6 +20,9 @@
 . "${srcdir:-.}/testlib.sh"
 
 MAKE=${MAKE:-make}
+# The makes run here are not part of the make that runs this test: not its
+# jobserver, nor its command-line variables (TESTS=...).
+unset MAKEFLAGS MFLAGS
 PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 CC=${CC:-cc}
 top_srcdir=$(cd "${top_srcdir:?}" && pwd)
@@ -151,7 +154,6 @@ fi
 # Make-time prefix: only when the configured directories are the usual ones
 # under the prefix (then `prefix=` given to make moves them all; otherwise
 # this would install outside T).
-unset MAKEFLAGS MFLAGS
 test "$bindir" = "$prefix/bin" && test "$libdir" = "$prefix/lib" &&
     test "$includedir" = "$prefix/include" ||
     skip "bindir $bindir, libdir $libdir or includedir $includedir is not the usual one under $prefix"
