@@ -62,6 +62,7 @@ static struct {
     pid_t pid;           /* the process that owns the profile */
     int follow_fork;
     int quiet;
+    int collector; /* the collector thread runs */
     int err_fd; /* stderr as it was at start: programs such as xz close theirs */
     int format;
     char base[PATH_MAX];      /* output file as configured (absolute) */
@@ -204,6 +205,20 @@ static int sampler_run_read_env(void)
             return -1;
         }
         g.cfg.interval_ns = ns;
+    }
+
+    v = getenv(SAMPLER_RUN_ENV_BUFFER);
+    if (v != NULL && *v != '\0') {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno != 0 || *end != '\0' || v[0] == '-' || n < 1 || n > SAMPLER_BUFFER_MAX) {
+            fprintf(stderr,
+                    PFX "%s='%s' is not a number of samples in [1, %u]; running unprofiled\n",
+                    SAMPLER_RUN_ENV_BUFFER, v, (unsigned)SAMPLER_BUFFER_MAX);
+            return -1;
+        }
+        g.cfg.buffer_capacity = (size_t)n;
     }
 
     v = getenv(SAMPLER_RUN_ENV_CLOCK);
@@ -351,6 +366,7 @@ static int sampler_run_start(void)
     tl_bypass = 1;
     rc = sampler_profile_collector_start(g.prof, COLLECT_PERIOD_MS);
     tl_bypass = 0;
+    g.collector = rc == 0;
     if (rc < 0)
         fprintf(stderr, PFX "no collector thread (%s): samples beyond the buffer are lost\n",
                 sampler_strerror(rc));
@@ -398,13 +414,31 @@ static void sampler_run_finish(void)
             snprintf(extra, sizeof extra, ", %llu timer failures",
                      (unsigned long long)st.timer_failures);
         fprintf(err,
-                PFX "pid %ld: %llu samples (%.3f s %s), %llu threads, %llu dropped, "
-                    "%llu overruns%s -> %s (%s)\n",
+                PFX "pid %ld: %llu samples (%.3f s %s), %llu threads, %llu overruns%s -> %s "
+                    "(%s)\n",
                 (long)g.pid, (unsigned long long)tot.samples,
                 (double)tot.weight * (double)g.cfg.interval_ns / 1e9,
                 g.cfg.clock == SAMPLER_CLOCK_WALL ? "wall" : "CPU",
-                (unsigned long long)tot.threads, (unsigned long long)st.dropped,
-                (unsigned long long)st.overruns, extra, g.path, sampler_run_format_name());
+                (unsigned long long)tot.threads, (unsigned long long)st.overruns, extra,
+                g.path, sampler_run_format_name());
+    }
+    /* Samples lost to a full buffer make the profile short of that much time:
+     * said even with -q, like a failed write. */
+    if (st.dropped > 0) {
+        char why[96];
+        if (g.collector)
+            snprintf(why, sizeof why, "between two drains (every %d ms)", COLLECT_PERIOD_MS);
+        else
+            snprintf(why, sizeof why, "(no collector thread drained it)");
+        fprintf(err,
+                PFX "pid %ld: %llu samples dropped (weight %llu, %.3f s %s missing from the "
+                    "profile): the sample buffer (%zu samples) filled up %s; use a bigger "
+                    "--buffer or a longer interval (-F, -i)\n",
+                (long)g.pid, (unsigned long long)st.dropped,
+                (unsigned long long)st.dropped_weight,
+                (double)st.dropped_weight * (double)g.cfg.interval_ns / 1e9,
+                g.cfg.clock == SAMPLER_CLOCK_WALL ? "wall" : "CPU", g.cfg.buffer_capacity,
+                why);
     }
     fflush(err);
     sampler_profile_free(g.prof);

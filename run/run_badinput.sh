@@ -21,6 +21,9 @@ expect_usage "give -F or -i once" -F 100 -i 10ms
 expect_usage "--format 'json': use folded, pprof or svg" --format json
 expect_usage "--walker 'dwarf': use fp or libunwind" --walker dwarf
 expect_usage "--clock 'tsc': use cpu or wall" --clock tsc
+expect_usage "--buffer '0': not a number of samples" --buffer 0
+expect_usage "--buffer 'many': not a number of samples" -b many
+expect_usage "--buffer '4194305': not a number of samples between 1 and 4194304" --buffer 4194305
 expect_usage "unknown option '--bogus'" --bogus
 "$RUN" -o > /dev/null 2> "$T/err"
 test $? -eq 2 && grep -q "option '-o' needs a value" "$T/err" || fail "-o without a value"
@@ -61,6 +64,8 @@ expect_unprofiled "SAMPLER_RUN_INTERVAL_NS='-5' is not" SAMPLER_RUN_INTERVAL_NS=
 expect_unprofiled "SAMPLER_RUN_FORMAT='xml' must be" SAMPLER_RUN_FORMAT=xml
 expect_unprofiled "SAMPLER_RUN_WALKER='x' must be" SAMPLER_RUN_WALKER=x
 expect_unprofiled "SAMPLER_RUN_CLOCK='tsc' must be" SAMPLER_RUN_CLOCK=tsc
+expect_unprofiled "SAMPLER_RUN_BUFFER='0' is not a number of samples" SAMPLER_RUN_BUFFER=0
+expect_unprofiled "SAMPLER_RUN_BUFFER='1k' is not" SAMPLER_RUN_BUFFER=1k
 expect_unprofiled "SAMPLER_RUN_FOLLOW_FORK='yes' must be 0 or 1" SAMPLER_RUN_FOLLOW_FORK=yes
 expect_unprofiled "SAMPLER_RUN_QUIET='2' must be 0 or 1" SAMPLER_RUN_QUIET=2
 rm -f "$T/env.folded"

@@ -3,8 +3,8 @@
  * program with libsampler.
  *
  *   sampler-run [-F HZ | -i INTERVAL] [-o FILE] [--format pprof|folded|svg]
- *               [--walker fp|libunwind] [--clock cpu|wall] [--follow-fork]
- *               [-q] -- CMD ARGS...
+ *               [--walker fp|libunwind] [--clock cpu|wall] [--buffer SAMPLES]
+ *               [--follow-fork] [-q] -- CMD ARGS...
  *
  * It checks its options, puts them into SAMPLER_RUN_* environment variables
  * (run/sampler_run.h), prepends libsampler-preload.so to LD_PRELOAD and execs
@@ -44,9 +44,12 @@ static void usage(FILE *f)
             "                        .svg, .pb.gz, .pprof, .pb; else folded)\n"
             "  -w, --walker W        fp (frame pointers, default) or libunwind\n"
             "  -c, --clock C         cpu (CPU time, default) or wall (idle threads too)\n"
+            "  -b, --buffer SAMPLES  samples the buffer holds between two drains (every\n"
+            "                        20 ms; default 16384); a full buffer drops samples\n"
             "      --follow-fork     profile child processes too: one file per process,\n"
             "                        FILE.PID\n"
-            "  -q, --quiet           no summary line at exit\n"
+            "  -q, --quiet           no summary line at exit (dropped samples are still\n"
+            "                        reported)\n"
             "  -h, --help            this text\n"
             "  -V, --version         the version\n"
             "\n"
@@ -94,8 +97,50 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The preload module: $SAMPLER_RUN_PRELOAD, next to this program (build
- * tree: the libtool object directory), else the installed one. */
+/* "DIR/MODULE" into out; 0 when it fits and is readable. */
+static int try_module(char *out, size_t size, const char *dir)
+{
+    return (size_t)snprintf(out, size, "%s/%s", dir, SAMPLER_RUN_MODULE) < size &&
+                   access(out, R_OK) == 0
+               ? 0
+               : -1;
+}
+
+/* The way from BINDIR to PKGLIBDIR as configured ("../lib/libsampler" for
+ * the usual layout) into rel: up past the directories of BINDIR that
+ * PKGLIBDIR does not share, then down PKGLIBDIR's own. */
+static int bindir_to_pkglibdir(char *rel, size_t size)
+{
+    const char *b = BINDIR, *p = PKGLIBDIR;
+    for (;;) { /* skip the leading directories both have */
+        while (*b == '/')
+            b++;
+        while (*p == '/')
+            p++;
+        size_t nb = strcspn(b, "/"), np = strcspn(p, "/");
+        if (nb == 0 || nb != np || strncmp(b, p, nb) != 0)
+            break;
+        b += nb;
+        p += np;
+    }
+    size_t len = 0;
+    rel[0] = '\0';
+    for (; *b != '\0'; b += strcspn(b, "/")) { /* one ".." per directory left in b */
+        while (*b == '/')
+            b++;
+        if (*b != '\0' && (len += 3) < size)
+            strcat(rel, "../");
+    }
+    if ((len += strlen(p) + 1) >= size)
+        return -1;
+    strcat(rel, *p != '\0' ? p : ".");
+    return 0;
+}
+
+/* The preload module: $SAMPLER_RUN_PRELOAD; next to this program (the build
+ * tree: run/ or libtool's run/.libs/); where `make install` put it relative
+ * to this program (PKGLIBDIR seen from BINDIR: an install under another
+ * prefix given at make time, or moved by DESTDIR); else PKGLIBDIR. */
 static int find_module(char *out, size_t size)
 {
     const char *env = getenv(SAMPLER_RUN_ENV_PRELOAD);
@@ -108,29 +153,33 @@ static int find_module(char *out, size_t size)
         snprintf(out, size, "%s", env);
         return 0;
     }
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], dir[PATH_MAX + 16], rel[PATH_MAX];
+    const char *installed = NULL;
+    /* The kernel's path of this program: symbolic links resolved. */
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash != NULL) {
             *slash = '\0';
-            const char *tries[] = {"/.libs/", "/"};
-            for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
-                if ((size_t)snprintf(out, size, "%s%s%s", exe, tries[i], SAMPLER_RUN_MODULE) <
-                        size &&
-                    access(out, R_OK) == 0)
+            snprintf(dir, sizeof dir, "%s/.libs", exe);
+            if (try_module(out, size, dir) == 0 || try_module(out, size, exe) == 0)
+                return 0;
+            if (bindir_to_pkglibdir(rel, sizeof rel) == 0 &&
+                (size_t)snprintf(dir, sizeof dir, "%s/%s", exe, rel) < sizeof dir) {
+                if (try_module(out, size, dir) == 0)
                     return 0;
+                installed = dir;
             }
         }
     }
-    snprintf(out, size, "%s/%s", PKGLIBDIR, SAMPLER_RUN_MODULE);
-    if (access(out, R_OK) == 0)
+    if (try_module(out, size, PKGLIBDIR) == 0)
         return 0;
     fprintf(stderr,
-            PFX "cannot find %s (looked next to this program and in %s); set %s to "
+            PFX "cannot find %s (looked next to this program, in %s%s%s); set %s to "
                 "its path\n",
-            SAMPLER_RUN_MODULE, PKGLIBDIR, SAMPLER_RUN_ENV_PRELOAD);
+            SAMPLER_RUN_MODULE, installed != NULL ? installed : "",
+            installed != NULL ? " and in " : "", PKGLIBDIR, SAMPLER_RUN_ENV_PRELOAD);
     return -1;
 }
 
@@ -144,6 +193,7 @@ int main(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"walker", required_argument, NULL, 'w'},
         {"clock", required_argument, NULL, 'c'},
+        {"buffer", required_argument, NULL, 'b'},
         {"follow-fork", no_argument, NULL, OPT_FOLLOW_FORK},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -153,10 +203,11 @@ int main(int argc, char **argv)
     unsigned long long interval_ns = 10000000ULL;
     int have_rate = 0, follow_fork = 0, quiet = 0;
     const char *output = NULL, *format = NULL, *walker = "fp", *clock = "cpu";
+    const char *buffer = "";
     int c;
     opterr = 0;
     /* '+': stop at CMD, so that `sampler-run prog -x` passes -x to prog. */
-    while ((c = getopt_long(argc, argv, "+:F:i:o:f:w:c:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:F:i:o:f:w:c:b:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'F': {
             char *end;
@@ -199,6 +250,20 @@ int main(int argc, char **argv)
                 return bad("--clock '%s': use cpu or wall%s", optarg, "");
             clock = optarg;
             break;
+        case 'b': {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || n < 1 ||
+                n > SAMPLER_BUFFER_MAX) {
+                char max[24];
+                snprintf(max, sizeof max, "%u", (unsigned)SAMPLER_BUFFER_MAX);
+                return bad("--buffer '%s': not a number of samples between 1 and %s", optarg,
+                           max);
+            }
+            buffer = optarg;
+            break;
+        }
         case OPT_FOLLOW_FORK:
             follow_fork = 1;
             break;
@@ -289,6 +354,7 @@ int main(int argc, char **argv)
         setenv(SAMPLER_RUN_ENV_FORMAT, format, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_WALKER, walker, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_CLOCK, clock, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_BUFFER, buffer, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_FOLLOW_FORK, follow_fork ? "1" : "0", 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_QUIET, quiet ? "1" : "0", 1) != 0 ||
         setenv("LD_PRELOAD", preload, 1) != 0) {

@@ -18,6 +18,9 @@
 #define SAMPLER_RUN_ENV_WALKER "SAMPLER_RUN_WALKER"
 /* cpu | wall */
 #define SAMPLER_RUN_ENV_CLOCK "SAMPLER_RUN_CLOCK"
+/* samples the sample buffer holds, [1, SAMPLER_BUFFER_MAX]; empty: the
+ * library's default */
+#define SAMPLER_RUN_ENV_BUFFER "SAMPLER_RUN_BUFFER"
 /* 0 | 1: keep LD_PRELOAD for children and profile forked children */
 #define SAMPLER_RUN_ENV_FOLLOW_FORK "SAMPLER_RUN_FOLLOW_FORK"
 /* 0 | 1: no summary line at exit */
