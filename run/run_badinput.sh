@@ -16,6 +16,8 @@ expect_usage() { # expected-message-regex args...
 expect_usage "-F 'abc': not a frequency" -F abc
 expect_usage "-F '0': not a frequency" -F 0
 expect_usage "-F '2000000': not a frequency" -F 2000000
+expect_usage "-F '20000': not a frequency in Hz between 1/3600 and 10000" -F 20000
+expect_usage "-i '50us': not an interval between 100us" -i 50us
 expect_usage "-i '5parsecs': not an interval" -i 5parsecs
 expect_usage "give -F or -i once" -F 100 -i 10ms
 expect_usage "--format 'json': use folded, pprof or svg" --format json

@@ -218,7 +218,7 @@ int main(int argc, char **argv)
             if (errno != 0 || end == optarg || *end != '\0' || !isfinite(hz) || hz <= 0 ||
                 1e9 / hz < (double)SAMPLER_INTERVAL_MIN_NS ||
                 1e9 / hz > (double)SAMPLER_INTERVAL_MAX_NS)
-                return bad("-F '%s': not a frequency in Hz between 1/3600 and 1000000%s",
+                return bad("-F '%s': not a frequency in Hz between 1/3600 and 10000%s",
                            optarg, "");
             interval_ns = (unsigned long long)llround(1e9 / hz);
             break;
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
                 return bad("give -F or -i once%s%s", "", "");
             interval_ns = parse_interval(optarg);
             if (interval_ns == 0)
-                return bad("-i '%s': not an interval between 1us and 3600s (e.g. 10ms, "
+                return bad("-i '%s': not an interval between 100us and 3600s (e.g. 10ms, "
                            "500us)%s",
                            optarg, "");
             break;
