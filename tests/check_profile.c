@@ -899,7 +899,11 @@ static int pf_fork_child(sampler_profile *p, sampler_profile *q, int mode,
         break;
     }
     case PF_CHILD_COLLECT:
-        /* a collector of the child's own */
+        /* A collector of the child's own. Not under TSan, which does not
+         * support starting threads after a multi-threaded fork (it makes
+         * the child die, see its die_after_fork option). */
+        if (TU_TSAN)
+            break;
         if (sampler_profile_collector_start(p, 1) != 0)
             return 40;
         if (sampler_profile_collector_start(p, 1) != SAMPLER_ECOLLECTING)

@@ -66,7 +66,7 @@ extern "C" {
  * not copied: the child's sampler starts stopped and empty). The child may
  * write, reset, add to, drain or free the copy, or ignore it and exit. A
  * collector thread is not copied: in the child,
- * sampler_profile_collector_stop() returns ::SAMPLER_ENOTCOLLECTING and
+ * sampler_profile_collector_stop() returns SAMPLER_ENOTCOLLECTING and
  * sampler_profile_collector_start() starts a collector of the child's own.
  * The library's pthread_atfork() handlers hold every profile's locks across
  * fork(), so a fork() made while another thread writes a profile waits for
@@ -259,7 +259,7 @@ SAMPLER_API int sampler_profile_collector_start(sampler_profile *profile,
  * Stop the collector thread, wait for it, then drain once more so that
  * samples taken up to this call are in the profile (call sampler_stop() first
  * to get every sample). After fork() the child has no collector thread:
- * there this returns ::SAMPLER_ENOTCOLLECTING at once, joins nothing and
+ * there this returns SAMPLER_ENOTCOLLECTING at once, joins nothing and
  * does not drain (unless the child started a collector of its own).
  * @param profile the profile
  * @retval 0 success
