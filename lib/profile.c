@@ -80,16 +80,15 @@ int sampler_profile_new(sampler_profile **out, const sampler_profile_options *op
     if (p == NULL)
         return SAMPLER_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_mutex_init(&p->clock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
     p->interval_ns = o.interval_ns != 0 ? o.interval_ns : sampler__sampler_interval();
     p->interval_given = o.interval_ns != 0;
     p->start_realtime_ns = sampler__clock_ns(CLOCK_REALTIME);
     p->start_mono_ns = sampler__clock_ns(CLOCK_MONOTONIC);
+    if (sampler__collector_init(p) < 0) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return SAMPLER_ENOMEM;
+    }
     *out = p;
     return 0;
 }
@@ -129,11 +128,9 @@ void sampler_profile_free(sampler_profile *p)
 {
     if (p == NULL)
         return;
-    sampler_profile_collector_stop(p);
+    sampler__collector_fini(p); /* stops the collector (final drain) first */
     sampler__profile_clear(p);
     sampler__frames_clear(p);
-    pthread_cond_destroy(&p->cond);
-    pthread_mutex_destroy(&p->clock);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

@@ -102,7 +102,19 @@ struct sampler_profile {
     bool stopping;
     pid_t collector_pid;
     unsigned int period_ms;
+
+    /* the list of live profiles, for the fork handlers (profile_collector.c) */
+    struct sampler_profile *fork_prev, *fork_next;
 };
+
+/* profile_collector.c. Set up the collector's lock and condition variable and
+ * put the profile on the list of live profiles, whose locks the fork handlers
+ * hold across fork() and release (the condition variable: re-initialise) in
+ * the child. 0 or SAMPLER_ENOMEM (the fork handlers could not be installed). */
+int sampler__collector_init(sampler_profile *p);
+/* Stop the collector (as sampler_profile_collector_stop()), take the profile
+ * off the list, destroy the collector's lock and condition variable. */
+void sampler__collector_fini(sampler_profile *p);
 
 /* Under profile->lock: the frame for pcs[i] of a stack (i > 0: pc - 1).
  * NULL only when out of memory. */

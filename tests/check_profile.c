@@ -5,6 +5,8 @@
  * libdw names it) come out by name; the SVG flame graph is well-formed and
  * names the hottest frame; `go tool pprof -top` reads our pprof file and its
  * top function agrees with the folded output (skipped when `go` is missing).
+ * Fork children free, write, reset or collect into the profiles they
+ * inherited while the parent's collector runs, and exit 0 in bounded time.
  *
  * The test binary is linked with -rdynamic, so the dladdr() fallback names the
  * non-static functions too.
@@ -15,11 +17,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef SAMPLER_TEST_PPROF
@@ -821,6 +826,211 @@ START_TEST(test_drain_adapter)
 }
 END_TEST
 
+/* ---- fork while the collector runs ------------------------------------------------ */
+
+/* What a fork child does with the two profiles it inherited: p (whose collector
+ * ran in the parent) and q (no collector). */
+enum { PF_CHILD_FREE, PF_CHILD_WRITE, PF_CHILD_RESET, PF_CHILD_COLLECT, PF_CHILD_MODES };
+static const char *const pf_child_mode[PF_CHILD_MODES] = {"free", "write", "reset",
+                                                          "collect"};
+
+/* Sum of the weights of folded text (no check calls: runs in a fork child). */
+static uint64_t pf_folded_sum(const char *text)
+{
+    uint64_t total = 0;
+    for (const char *line = text; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            return UINT64_MAX;
+        const char *sp = nl;
+        while (sp > line && sp[-1] != ' ')
+            sp--;
+        total += strtoull(sp, NULL, 10);
+        line = nl + 1;
+    }
+    return total;
+}
+
+/* The child's side: each step has its own exit code (0: all worked). */
+static int pf_fork_child(sampler_profile *p, sampler_profile *q, int mode,
+                         uint64_t min_weight)
+{
+    sampler_profile_totals t;
+    /* the collector thread is the parent's: stop has nothing to join here */
+    if (sampler_profile_collector_stop(p) != SAMPLER_ENOTCOLLECTING)
+        return 10;
+    if (sampler_profile_get_totals(p, &t, sizeof t) != 0 || t.weight < min_weight)
+        return 11;
+    switch (mode) {
+    case PF_CHILD_WRITE: {
+        /* the parent's samples up to the fork, written whole */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (f == NULL || sampler_profile_write_folded(p, f, SAMPLER_PROFILE_THREADS) != 0)
+            return 20;
+        fclose(f);
+        uint64_t sum = pf_folded_sum(buf);
+        free(buf);
+        if (sum != t.weight)
+            return 21;
+        char path[160];
+        snprintf(path, sizeof path, "%s/child-%d.svg", pf_dir, (int)getpid());
+        if (sampler_profile_write_svg(p, path, SAMPLER_PROFILE_THREADS) != 0)
+            return 22;
+        snprintf(path, sizeof path, "%s/child-%d.pb.gz", pf_dir, (int)getpid());
+        if ((sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF) &&
+            sampler_profile_write_pprof(p, path) != 0)
+            return 23;
+        break;
+    }
+    case PF_CHILD_RESET: {
+        if (sampler_profile_reset(p) != 0 ||
+            sampler_profile_get_totals(p, &t, sizeof t) != 0 || t.weight != 0)
+            return 30;
+        uintptr_t pcs[1] = {0x1234};
+        sampler_sample s = {.tid = tu_gettid(), .depth = 1, .weight = 2, .pcs = pcs};
+        if (sampler_profile_add(p, &s) != 0 ||
+            sampler_profile_get_totals(p, &t, sizeof t) != 0 || t.weight != 2)
+            return 31;
+        /* the child's sampler is stopped, its buffer gone: nothing to drain */
+        if (sampler_profile_drain(p) != 0)
+            return 32;
+        break;
+    }
+    case PF_CHILD_COLLECT:
+        /* A collector of the child's own. Not under TSan, which does not
+         * support starting threads after a multi-threaded fork (it makes
+         * the child die, see its die_after_fork option). */
+        if (TU_TSAN)
+            break;
+        if (sampler_profile_collector_start(p, 1) != 0)
+            return 40;
+        if (sampler_profile_collector_start(p, 1) != SAMPLER_ECOLLECTING)
+            return 41;
+        tu_nap_us(3000);
+        if (sampler_profile_collector_stop(p) != 0)
+            return 42;
+        if (sampler_profile_collector_start(q, 1) != 0)
+            return 43;
+        break; /* q's collector is stopped by free() */
+    default:
+        break;
+    }
+    sampler_profile_free(q);
+    sampler_profile_free(p);
+    return 0;
+}
+
+typedef struct pf_writer {
+    sampler_profile *p;
+    _Atomic int quit;
+    _Atomic int writes;
+    _Atomic int rc;
+} pf_writer;
+
+/* Writes p over and over, so forks land while a writer holds the profile. */
+static void *pf_writer_main(void *arg)
+{
+    pf_writer *w = arg;
+    while (!atomic_load(&w->quit)) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        int rc = f == NULL ? SAMPLER_ENOMEM : sampler_profile_write_folded(w->p, f, 0);
+        if (f != NULL)
+            fclose(f);
+        free(buf);
+        if (rc != 0)
+            atomic_store(&w->rc, rc);
+        atomic_fetch_add(&w->writes, 1);
+    }
+    return NULL;
+}
+
+/* Children forked while the parent's collector thread runs (at 1 ms, so it is
+ * waiting on its condition variable, or draining with the profile locked) and
+ * another thread writes the profile. Each child frees, writes, resets or runs
+ * a collector of its own on the profiles it inherited, and must exit 0 within
+ * a bounded time: before the fork handlers, free() hung in
+ * pthread_cond_destroy() (the collector's wait counted in the copied
+ * condition variable). The parent's profile works on and ends with every
+ * sample the sampler stored. */
+START_TEST(test_fork_while_collecting)
+{
+    sampler_profile *p, *q, *gone;
+    ck_assert_sampler(sampler_profile_new(&gone, NULL), 0);
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    ck_assert_sampler(sampler_profile_new(&q, NULL), 0);
+    sampler_profile_free(gone); /* off the list of live profiles */
+    uintptr_t pcs[1] = {0x4321};
+    pf_add(q, tu_gettid(), pcs, 1, 5);
+    tu_start(PF_INTERVAL_NS);
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    ck_assert_sampler(sampler_profile_collector_start(p, 1), 0);
+    pf_writer w = {.p = p};
+    pthread_t wt;
+    ck_assert_int_eq(pthread_create(&wt, NULL, pf_writer_main, &w), 0);
+
+    enum { N = 20 };
+    int failed = 0, hung = -1, last_status = 0, last_mode = 0;
+    for (int k = 0; k < N && hung < 0; k++) {
+        pf_work_outer(2000000);
+        sampler_profile_totals t;
+        ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+        int mode = k % PF_CHILD_MODES;
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            _exit(pf_fork_child(p, q, mode, t.weight));
+        /* bounded: 30 s for a loaded machine under a sanitizer */
+        uint64_t deadline = tu_now_ns() + 30000000000ULL;
+        int status = 0;
+        pid_t got;
+        while ((got = waitpid(pid, &status, WNOHANG)) == 0 && tu_now_ns() < deadline)
+            tu_nap_us(1000);
+        if (got == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            hung = mode;
+            break;
+        }
+        ck_assert_int_eq(got, pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            failed++;
+            last_status = status;
+            last_mode = mode;
+        }
+    }
+    atomic_store(&w.quit, 1);
+    pthread_join(wt, NULL);
+    ck_assert_msg(hung < 0, "a fork child that %ss the profiles hung",
+                  pf_child_mode[hung]);
+    ck_assert_msg(
+        failed == 0, "%d of %d children failed; last (%s): %s %d", failed, N,
+        pf_child_mode[last_mode], WIFSIGNALED(last_status) ? "signal" : "exit code",
+        WIFSIGNALED(last_status) ? WTERMSIG(last_status) : WEXITSTATUS(last_status));
+    ck_assert_sampler(atomic_load(&w.rc), 0);
+    ck_assert_int_gt(atomic_load(&w.writes), 0);
+
+    /* the parent's collector ran on through the forks */
+    ck_assert_sampler(sampler_stop(), 0);
+    ck_assert_sampler(sampler_profile_collector_stop(p), 0);
+    sampler_stats st = tu_stats();
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.weight, st.weight);
+    ck_assert_uint_eq(t.samples, st.samples);
+    ck_assert_sampler(sampler_profile_get_totals(q, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.weight, 5);
+    printf("profile: %d fork children (free/write/reset/collect) exited 0; parent wrote "
+           "%d times meanwhile, %" PRIu64 " samples\n",
+           N, atomic_load(&w.writes), st.samples);
+    sampler_profile_free(q);
+    sampler_profile_free(p);
+}
+END_TEST
+
 Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -837,6 +1047,12 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_badinput);
     tcase_add_test(tc, test_drain_adapter);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fork");
+    tcase_add_checked_fixture(tc, pf_setup, pf_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_fork_while_collecting);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -60,6 +60,17 @@ extern "C" {
  * thread at the same time (each profile has its own lock); none is
  * async-signal-safe. Symbolization reads /proc/self/maps and the program's
  * ELF files when a profile is written.
+ *
+ * fork(): a child inherits a copy of every profile, holding the samples the
+ * parent had added up to the fork (samples still in the sampler's buffer are
+ * not copied: the child's sampler starts stopped and empty). The child may
+ * write, reset, add to, drain or free the copy, or ignore it and exit. A
+ * collector thread is not copied: in the child,
+ * sampler_profile_collector_stop() returns SAMPLER_ENOTCOLLECTING and
+ * sampler_profile_collector_start() starts a collector of the child's own.
+ * The library's pthread_atfork() handlers hold every profile's locks across
+ * fork(), so a fork() made while another thread writes a profile waits for
+ * that write to end.
  * @{ */
 
 /** An opaque profile; made by sampler_profile_new(). */
@@ -124,7 +135,8 @@ SAMPLER_API int sampler_profile_options_init(sampler_profile_options *opt, size_
  * @retval SAMPLER_EINVAL @p out is NULL
  * @retval SAMPLER_ESTRUCTSIZE opt->size was not set by
  *         sampler_profile_options_init()
- * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_ENOMEM out of memory (also: the library's fork handlers
+ *         could not be installed)
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0
  */
@@ -135,6 +147,8 @@ SAMPLER_API int sampler_profile_new(sampler_profile **out,
  * Free a profile. Its collector thread, if running, is stopped first (as
  * sampler_profile_collector_stop() does, including the final drain).
  * No other call may use the profile at the same time or afterwards.
+ * In a fork child it frees the child's copy at once (there is no collector
+ * to stop there).
  * @param profile the profile; NULL does nothing
  * @note not thread-safe with respect to other calls on the same profile;
  *       not async-signal-safe. Must not be called from a sampler_drain()
@@ -245,11 +259,14 @@ SAMPLER_API int sampler_profile_collector_start(sampler_profile *profile,
  * Stop the collector thread, wait for it, then drain once more so that
  * samples taken up to this call are in the profile (call sampler_stop() first
  * to get every sample). After fork() the child has no collector thread:
- * this returns SAMPLER_ENOTCOLLECTING there.
+ * there this returns SAMPLER_ENOTCOLLECTING at once, joins nothing and
+ * does not drain (unless the child started a collector of its own).
  * @param profile the profile
  * @retval 0 success
  * @retval SAMPLER_EINVAL @p profile is NULL
- * @retval SAMPLER_ENOTCOLLECTING no collector runs for this profile
+ * @retval SAMPLER_ENOTCOLLECTING no collector runs for this profile in this
+ *         process (never started, already stopped, or started by the parent
+ *         of this fork child)
  * @retval SAMPLER_EBUSY called from inside a sampler_drain() callback
  * @note thread-safe; not async-signal-safe.
  * @since 0.1.0

@@ -21,7 +21,13 @@ run's C :class:`Profile`, so no sample is lost to a full buffer.
 
 Lower level: :func:`start`, :func:`stop`, :func:`pause`, :func:`resume`,
 :func:`register_thread`, :func:`drain`, :func:`stats`. Errors from the C
-library raise a :class:`SamplerError` subclass per ``SAMPLER_E*`` code.
+library raise a :class:`SamplerError` subclass per ``SAMPLER_E*`` code; a run
+that dropped samples (full buffer) warns with :class:`SamplerWarning`.
+
+fork(): the child's sampler starts stopped; a :class:`Sampler` or
+``sampler.profile()`` block inherited from the parent is inactive there (the
+``with`` block ends quietly) and its :class:`Profile` holds the samples
+collected up to the fork.
 """
 from __future__ import annotations
 
@@ -68,6 +74,8 @@ from ._errors import (
     ProfileIOError,
     AlreadyCollectingError,
     NotCollectingError,
+    ProfileClosedError,
+    SamplerWarning,
 )
 from ._profile import Profile, ProfileTotals, profile_features
 from ._report import (
@@ -100,11 +108,13 @@ __all__ = [
     "NotStartedError",
     "OutOfMemoryError",
     "Profile",
+    "ProfileClosedError",
     "ProfileIOError",
     "ProfileTotals",
     "Sample",
     "Sampler",
     "SamplerError",
+    "SamplerWarning",
     "SignalError",
     "Stats",
     "StructSizeError",

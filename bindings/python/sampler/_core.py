@@ -8,9 +8,11 @@ from __future__ import annotations
 import atexit
 import itertools
 import math
+import os
 import signal as _signal
 import sys
 import threading
+import weakref
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -498,6 +500,32 @@ def stats() -> Stats:
     st = ffi.new("sampler_stats *")
     check(lib.sampler_get_stats(st, ffi.sizeof("sampler_stats")), "sampler_get_stats")
     return Stats(**{f.name: getattr(st, f.name) for f in fields(Stats)})
+
+
+# ---------------------------------------------------------------------------
+# fork()
+#
+# The C library puts the child's sampler in a clean stopped state and keeps
+# every C profile usable there (pthread_atfork handlers). The Python side
+# follows in os.register_at_fork's child hook: locks another thread may have
+# held at the fork are replaced (that thread does not exist in the child), the
+# threading hook is removed (the child's sampler is stopped), and every
+# Profile and Sampler alive resets its own state (_after_fork_child).
+# ---------------------------------------------------------------------------
+
+#: objects with an ``_after_fork_child()`` method, called in a fork child
+_fork_aware: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _after_fork_child() -> None:
+    global _lock
+    _lock = threading.RLock()
+    _remove_hook()
+    for obj in list(_fork_aware):
+        obj._after_fork_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
 
 
 @atexit.register

@@ -25,6 +25,8 @@ __all__ = [
     "ProfileIOError",
     "AlreadyCollectingError",
     "NotCollectingError",
+    "ProfileClosedError",
+    "SamplerWarning",
 ]
 
 
@@ -176,6 +178,19 @@ class NotCollectingError(SamplerError):
     """``SAMPLER_ENOTCOLLECTING``: the profile's collector thread is not running."""
 
     CODE = -18
+
+
+class ProfileClosedError(ValueError):
+    """A method of a :class:`sampler.Profile` was called after (or while)
+    :meth:`~sampler.Profile.close` freed it. Not a :class:`SamplerError`: no C
+    call failed, the Python object refuses to hand out a freed C profile."""
+
+
+class SamplerWarning(RuntimeWarning):
+    """A run lost data the user should know about, e.g. samples dropped
+    because the sample buffer was full (:attr:`sampler.Stats.dropped`).
+    Raised through :func:`warnings.warn`, so the usual filters apply
+    (``warnings.simplefilter("error", sampler.SamplerWarning)`` in tests)."""
 
 
 _BY_CODE: Dict[int, Type[SamplerError]] = {

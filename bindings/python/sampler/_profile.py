@@ -14,13 +14,22 @@ in the kernel, so they usually show as ``python3 (tid)``; use
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, FrozenSet, Iterable, Optional, Union
+from typing import Any, FrozenSet, Iterable, Iterator, Optional, Union
 
 from _sampler import ffi, lib
 
+from . import _core
 from ._core import Sample, _drain
-from ._errors import InvalidArgumentError, ProfileIOError, UnsupportedError, check
+from ._errors import (
+    InvalidArgumentError,
+    ProfileClosedError,
+    ProfileIOError,
+    UnsupportedError,
+    check,
+)
 
 __all__ = ["Profile", "ProfileTotals", "profile_features"]
 
@@ -72,7 +81,14 @@ class Profile:
     (:meth:`start_collector` / :meth:`stop_collector`), then write it with
     :meth:`write_folded`, :meth:`write_pprof` or :meth:`write_svg`. Every
     method may be called from any thread; C work runs without the GIL.
-    The C profile is freed by :meth:`close` (or ``with``, or garbage collection).
+    The C profile is freed by :meth:`close` (or ``with``, or garbage
+    collection); :meth:`close` waits for calls under way in other threads,
+    and every method called after it raises :class:`~sampler.ProfileClosedError`.
+
+    After :func:`os.fork` the child holds a copy with the samples added up to
+    the fork: it can write, reset or close it, or ignore it. A collector
+    thread is not copied (:meth:`stop_collector` raises
+    :class:`~sampler.NotCollectingError` in the child).
 
     Args:
         interval_ns: nanoseconds one unit of weight stands for (the pprof
@@ -89,20 +105,61 @@ class Profile:
             if interval_ns <= 0:
                 raise InvalidArgumentError(-1, "Profile", f"interval_ns must be > 0, got {interval_ns}")
             opt.interval_ns = interval_ns
+        # Calls under way (_users) keep the C profile alive: close() marks it
+        # closing, so no new call starts, and waits for them under _cv.
+        self._cv = threading.Condition(threading.Lock())
+        self._users = 0
+        self._closing = False
+        self._p: Any = None
         out = ffi.new("sampler_profile **")
         check(lib.sampler_profile_new(out, opt), "sampler_profile_new")
-        self._p: Any = ffi.gc(out[0], lib.sampler_profile_free)
+        self._p = ffi.gc(out[0], lib.sampler_profile_free)
+        _core._fork_aware.add(self)
+
+    def _after_fork_child(self) -> None:
+        # Threads of the parent that were inside a method, or closing, are
+        # not in the child: forget them. The C profile's own locks are made
+        # consistent by libsampler's fork handlers.
+        self._cv = threading.Condition(threading.Lock())
+        self._users = 0
+        self._closing = False
+
+    @contextmanager
+    def _use(self) -> Iterator[Any]:
+        """The C pointer, kept valid (not freed by :meth:`close`) until the
+        ``with`` block ends."""
+        with self._cv:
+            p = self._p
+            if p is None or self._closing:
+                raise ProfileClosedError("the profile is closed (Profile.close() freed it)")
+            self._users += 1
+        try:
+            yield p
+        finally:
+            with self._cv:
+                self._users -= 1
+                if self._users == 0:
+                    self._cv.notify_all()
 
     @property
-    def _ptr(self) -> Any:
-        if self._p is None:
-            raise ValueError("the profile is closed")
-        return self._p
+    def closed(self) -> bool:
+        """True once :meth:`close` has begun (methods raise
+        :class:`~sampler.ProfileClosedError`)."""
+        return self._p is None or self._closing
 
     def close(self) -> None:
-        """Free the C profile (stopping its collector first, with a final drain)."""
-        if self._p is not None:
+        """Free the C profile (stopping its collector first, with a final drain).
+
+        Calls under way in other threads (a write, say) finish first; calls
+        made afterwards raise :class:`~sampler.ProfileClosedError`. Closing
+        twice does nothing. Do not call it from inside this profile's own
+        methods (nothing in the binding does)."""
+        with self._cv:
+            self._closing = True
+            while self._users and self._p is not None:
+                self._cv.wait()
             p, self._p = self._p, None
+        if p is not None:
             ffi.release(p)
 
     def __enter__(self) -> "Profile":
@@ -114,38 +171,42 @@ class Profile:
     def add(self, samples: Iterable[Sample]) -> int:
         """Add samples drained in Python (each :class:`~sampler.Sample` becomes a
         ``sampler_sample`` for ``sampler_profile_add``). Returns how many."""
-        p = self._ptr
         cs = ffi.new("sampler_sample *")
         n = 0
-        for s in samples:
-            pcs = ffi.new("uintptr_t[]", s.pcs) if s.pcs else ffi.NULL
-            cs.tid = s.tid
-            cs.depth = len(s.pcs)
-            cs.time_ns = s.time_ns
-            cs.weight = s.weight
-            cs.pcs = pcs
-            check(lib.sampler_profile_add(p, cs), "sampler_profile_add")
-            n += 1
+        with self._use() as p:
+            for s in samples:
+                pcs = ffi.new("uintptr_t[]", s.pcs) if s.pcs else ffi.NULL
+                cs.tid = s.tid
+                cs.depth = len(s.pcs)
+                cs.time_ns = s.time_ns
+                cs.weight = s.weight
+                cs.pcs = pcs
+                check(lib.sampler_profile_add(p, cs), "sampler_profile_add")
+                n += 1
         return n
 
     def drain(self) -> int:
         """Move every buffered sample from the sampler into this profile, in C
         (``sampler_profile_drain``); they are not returned to Python. Returns how many."""
-        return check(lib.sampler_profile_drain(self._ptr), "sampler_profile_drain")
+        with self._use() as p:
+            return check(lib.sampler_profile_drain(p), "sampler_profile_drain")
 
     def _drain_samples(self, max: int = 0) -> "list[Sample]":
         # Drain into Python *and* into this profile, in one C pass.
-        return _drain(max, self._ptr)
+        with self._use() as p:
+            return _drain(max, p)
 
     def reset(self) -> None:
         """Forget every sample and thread (the symbol cache is kept)."""
-        check(lib.sampler_profile_reset(self._ptr), "sampler_profile_reset")
+        with self._use() as p:
+            check(lib.sampler_profile_reset(p), "sampler_profile_reset")
 
     def totals(self) -> ProfileTotals:
         """Samples, weight, distinct stacks and threads held."""
         t = ffi.new("sampler_profile_totals *")
-        check(lib.sampler_profile_get_totals(self._ptr, t, ffi.sizeof("sampler_profile_totals")),
-              "sampler_profile_get_totals")
+        with self._use() as p:
+            check(lib.sampler_profile_get_totals(p, t, ffi.sizeof("sampler_profile_totals")),
+                  "sampler_profile_get_totals")
         return ProfileTotals(t.samples, t.weight, t.stacks, t.threads, t.interval_ns)
 
     def start_collector(self, period_ms: int = 100) -> None:
@@ -162,16 +223,19 @@ class Profile:
         if not 1 <= period_ms <= 60000:
             raise InvalidArgumentError(-1, "sampler_profile_collector_start",
                                        f"period_ms must be 1..60000, got {period_ms}")
-        check(lib.sampler_profile_collector_start(self._ptr, period_ms),
-              "sampler_profile_collector_start")
+        with self._use() as p:
+            check(lib.sampler_profile_collector_start(p, period_ms),
+                  "sampler_profile_collector_start")
 
     def stop_collector(self) -> None:
         """Stop the collector thread and drain once more.
 
         Raises:
-            NotCollectingError: no collector runs.
+            NotCollectingError: no collector runs (in a fork child: the
+                collector was the parent's; the child has none to stop).
         """
-        check(lib.sampler_profile_collector_stop(self._ptr), "sampler_profile_collector_stop")
+        with self._use() as p:
+            check(lib.sampler_profile_collector_stop(p), "sampler_profile_collector_stop")
 
     def _write(self, rc: int, call: str, path: PathLike) -> None:
         err = ffi.errno
@@ -191,9 +255,10 @@ class Profile:
         Raises:
             ProfileIOError: the file could not be written (``.errno`` says why).
         """
-        self._write(lib.sampler_profile_write_folded_path(self._ptr, _path_bytes(path),
-                                                          _flags(threads, addresses)),
-                    "sampler_profile_write_folded_path", path)
+        with self._use() as p:
+            self._write(lib.sampler_profile_write_folded_path(p, _path_bytes(path),
+                                                              _flags(threads, addresses)),
+                        "sampler_profile_write_folded_path", path)
         with open(path, "rb") as f:
             return sum(1 for _ in f)
 
@@ -214,8 +279,9 @@ class Profile:
                 "this libsampler was built without pprof support (protobuf-c); "
                 "rebuild it with libprotobuf-c-dev installed, or use write_folded()/write_svg()",
             )
-        self._write(lib.sampler_profile_write_pprof(self._ptr, _path_bytes(path)),
-                    "sampler_profile_write_pprof", path)
+        with self._use() as p:
+            self._write(lib.sampler_profile_write_pprof(p, _path_bytes(path)),
+                        "sampler_profile_write_pprof", path)
 
     def write_svg(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> None:
         """Write a self-contained SVG flame graph (no scripts).
@@ -224,12 +290,14 @@ class Profile:
         Raises:
             ProfileIOError: the file could not be written.
         """
-        self._write(lib.sampler_profile_write_svg(self._ptr, _path_bytes(path),
-                                                  _flags(threads, addresses)),
-                    "sampler_profile_write_svg", path)
+        with self._use() as p:
+            self._write(lib.sampler_profile_write_svg(p, _path_bytes(path),
+                                                      _flags(threads, addresses)),
+                        "sampler_profile_write_svg", path)
 
     def __repr__(self) -> str:
-        if self._p is None:
+        try:
+            t = self.totals()
+        except ProfileClosedError:
             return "<sampler.Profile closed>"
-        t = self.totals()
         return f"<sampler.Profile {t.samples} samples, weight {t.weight}, {t.stacks} stacks>"

@@ -2,12 +2,15 @@
 the process-global sampler that keeps the samples it collected."""
 from __future__ import annotations
 
+import os
 import signal as _signal
+import threading
+import warnings
 from typing import Any, Dict, List, Optional, Type
 
 from . import _core
 from ._core import Sample, Stats
-from ._errors import NotStartedError
+from ._errors import NotStartedError, ProfileClosedError, SamplerWarning
 from ._profile import Profile
 from ._report import FunctionShare, PathLike, format_top, top_functions
 
@@ -37,6 +40,21 @@ class Sampler:
       and memory grows with distinct stacks only. No :class:`~sampler.Sample`
       objects are kept: :meth:`samples`, :meth:`top_functions` and
       :meth:`format_top` raise :class:`ValueError`; use the writers.
+
+    When a run ends (:meth:`stop`, or the end of the ``with`` block) with
+    samples dropped because the buffer was full (:attr:`Stats.dropped`), a
+    :class:`~sampler.SamplerWarning` says how many and what to do.
+
+    After :func:`os.fork` the run belongs to the parent: in the child this
+    object is inactive (leaving the ``with`` block, garbage collection and
+    interpreter exit do nothing there; :meth:`stop` raises
+    :class:`~sampler.NotStartedError`), :meth:`drain` returns ``[]`` and the
+    writers and :meth:`samples` give what was collected up to the fork (with
+    ``collect=False``, up to the parent's last :meth:`drain`; samples still in
+    the buffer are not copied). The child may :meth:`start` a run of its own.
+
+    Methods may be called from any thread; :meth:`start`, :meth:`stop` and
+    :meth:`drain` are serialized by a lock.
 
     Other arguments are those of :func:`sampler.start`.
     """
@@ -82,7 +100,19 @@ class Sampler:
         self._samples: List[Sample] = []
         self._names: Dict[int, str] = {}
         self._active = False
+        self._pid = 0  # the process that started the current or last run
         self._final_stats: Optional[Stats] = None
+        self._lock = threading.RLock()
+        _core._fork_aware.add(self)
+
+    def _after_fork_child(self) -> None:
+        # A thread of the parent may have held the lock; it is not here.
+        self._lock = threading.RLock()
+
+    def _running(self) -> bool:
+        # _active: the run this object started is on, in process _pid. In a
+        # fork child the run is the parent's (the child's sampler is stopped).
+        return self._active and self._pid == os.getpid()
 
     @property
     def profile(self) -> Optional[Profile]:
@@ -96,42 +126,85 @@ class Sampler:
 
     def start(self) -> "Sampler":
         """Start sampling (see :func:`sampler.start`); forgets earlier samples
-        and makes a new :attr:`profile`."""
-        prof = Profile(interval_ns=self._interval_ns)
-        try:
-            _core.start(**self._kwargs)
-        except BaseException:
-            prof.close()
-            raise
-        if self._collect:
+        and makes a new :attr:`profile` (the previous one is closed)."""
+        with self._lock:
+            prof = Profile(interval_ns=self._interval_ns)
             try:
-                prof.start_collector(self._period_ms)
+                _core.start(**self._kwargs)
             except BaseException:
-                _core.stop()
                 prof.close()
                 raise
-        if self._profile is not None:
-            self._profile.close()
-        self._profile = prof
-        self._samples = []
-        self._names = {}
-        self._final_stats = None
-        self._active = True
-        return self
+            if self._collect:
+                try:
+                    prof.start_collector(self._period_ms)
+                except BaseException:
+                    _core.stop()
+                    prof.close()
+                    raise
+            if self._profile is not None:
+                self._profile.close()
+            self._profile = prof
+            self._samples = []
+            self._names = {}
+            self._final_stats = None
+            self._pid = os.getpid()
+            self._active = True
+            return self
 
     def stop(self) -> None:
-        """Stop sampling and collect the samples still buffered."""
-        if not self._active:
-            raise _core.NotStartedError(-4, "Sampler.stop")
-        try:
-            _core.stop()
-        finally:
-            self._active = False
-            if self._collect and self._profile is not None:
-                self._profile.stop_collector()  # and drains what is left
-            else:
-                self.drain()
-            self._final_stats = _core.stats()
+        """Stop sampling and collect the samples still buffered.
+
+        Warns with :class:`~sampler.SamplerWarning` if samples were dropped
+        because the buffer was full.
+
+        Raises:
+            NotStartedError: this Sampler is not running (in a fork child:
+                the run is the parent's).
+        """
+        self._stop()
+
+    def _stop(self) -> None:
+        # Called by stop() and __exit__, so the warning's stacklevel (4)
+        # points at the user's stop() call or ``with`` statement.
+        with self._lock:
+            if not self._running():
+                why = None
+                if self._active:
+                    why = (f"this Sampler was started in process {self._pid}, before "
+                           "fork(); the sampler of this child process is stopped")
+                raise NotStartedError(-4, "Sampler.stop", why)
+            try:
+                _core.stop()
+            finally:
+                self._active = False
+                try:
+                    if self._collect and self._profile is not None:
+                        self._profile.stop_collector()  # and drains what is left
+                    else:
+                        self.drain()
+                except ProfileClosedError:
+                    pass  # the user closed the profile: nothing to fill
+                self._final_stats = _core.stats()
+            st = self._final_stats
+        if st.dropped > 0:
+            self._warn_dropped(st)
+
+    def _warn_dropped(self, st: Stats) -> None:
+        cap = self._kwargs["buffer_capacity"]
+        taken = st.samples + st.dropped
+        if self._collect:
+            what = (f"a shorter collect_period_ms (now {self._period_ms}) or a larger "
+                    f"buffer_capacity (now {cap})")
+        else:
+            what = ("drain() more often, collect=True (a C thread drains for you), "
+                    f"or a larger buffer_capacity (now {cap})")
+        warnings.warn(
+            SamplerWarning(
+                f"sampler: {st.dropped} of {taken} samples (weight {st.dropped_weight} "
+                f"of {st.weight + st.dropped_weight}) were dropped because the sample "
+                f"buffer was full; to keep them use {what}"),
+            stacklevel=4,
+        )
 
     def pause(self) -> None:
         """Pause sampling (see :func:`sampler.pause`)."""
@@ -145,15 +218,18 @@ class Sampler:
         """Move buffered samples into this object (the Python list and the C
         :attr:`profile`); returns the new ones. With ``collect=True`` they go
         into the C profile only and this returns ``[]``."""
-        self._names.update(_core.thread_names())
-        if self._profile is None:
-            return []
-        if self._collect:
-            self._profile.drain()
-            return []
-        new = self._profile._drain_samples()
-        self._samples.extend(new)
-        return new
+        with self._lock:
+            if self._pid != os.getpid():
+                return []  # never started, or a fork child: the buffer is not this run's
+            self._names.update(_core.thread_names())
+            if self._profile is None:
+                return []
+            if self._collect:
+                self._profile.drain()
+                return []
+            new = self._profile._drain_samples()
+            self._samples.extend(new)
+            return new
 
     def samples(self) -> List[Sample]:
         """Every sample collected so far (drains the buffer first while active).
@@ -164,19 +240,19 @@ class Sampler:
         if self._collect:
             raise ValueError("Sampler(collect=True) keeps its samples only in the C profile: "
                              "use write_folded()/write_pprof()/write_svg() or .profile")
-        if self._active:
+        if self._running():
             self.drain()
         return list(self._samples)
 
     def stats(self) -> Stats:
         """The library's counters; after :meth:`stop`, those of this run."""
-        if self._final_stats is not None and not self._active:
+        if self._final_stats is not None and not self._running():
             return self._final_stats
         return _core.stats()
 
     def thread_names(self) -> Dict[int, str]:
         """Native tid -> thread name for the threads sampled in this run."""
-        if self._active:
+        if self._running():
             self._names.update(_core.thread_names())
         return dict(self._names)
 
@@ -191,7 +267,7 @@ class Sampler:
     def _written_profile(self, call: str) -> Profile:
         if self._profile is None:
             raise NotStartedError(-4, call, "this Sampler never ran: nothing to write")
-        if self._active:
+        if self._running():
             self.drain()
         return self._profile
 
@@ -218,11 +294,12 @@ class Sampler:
         return self.start()
 
     def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Any, tb: Any) -> None:
-        if self._active:
-            self.stop()
+        # In a fork child the run is the parent's: nothing to stop.
+        if self._running():
+            self._stop()
 
     def __repr__(self) -> str:
-        state = "active" if self._active else "inactive"
+        state = "active" if self._running() else "inactive"
         return f"<sampler.Sampler {state}, {len(self._samples)} samples collected>"
 
 

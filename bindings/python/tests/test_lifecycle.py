@@ -1,6 +1,9 @@
 """Start/stop/pause/resume, the context manager, drain and stats."""
 import threading
 import time
+import warnings
+
+import pytest
 
 import sampler
 from conftest import burn_cpu
@@ -120,3 +123,55 @@ def test_wall_clock_samples_idle_thread():
     sampler.stop()
     # wall clock: sampled while sleeping; CPU clock would give ~nothing
     assert sum(s.weight for s in sampler.drain()) >= 20
+
+
+# ---- samples dropped because the buffer was full: one SamplerWarning --------
+
+
+def _sampler_warnings(records):
+    return [w for w in records if issubclass(w.category, sampler.SamplerWarning)]
+
+
+def test_dropped_samples_warn_at_end_of_block():
+    assert issubclass(sampler.SamplerWarning, RuntimeWarning)
+    assert "SamplerWarning" in sampler.__all__
+    with pytest.warns(sampler.SamplerWarning) as rec:
+        # 0.2 s of CPU at 1 ms (4 ms ticks): ~50 samples for a buffer of 2
+        with sampler.profile(interval=0.001, buffer_capacity=2) as s:
+            burn_cpu(0.2)
+    st = s.stats()
+    assert st.dropped > 0, st
+    ws = _sampler_warnings(rec)
+    assert len(ws) == 1, [str(w.message) for w in ws]
+    msg = str(ws[0].message)
+    assert f"{st.dropped} of {st.samples + st.dropped} samples" in msg, msg
+    assert f"weight {st.dropped_weight} of {st.weight + st.dropped_weight}" in msg, msg
+    for advice in ("drain()", "collect=True", "buffer_capacity (now 2)"):
+        assert advice in msg, msg
+    assert ws[0].filename == __file__  # points at the with statement
+
+
+def test_dropped_samples_warn_at_stop_with_collector():
+    # the collector would drain after 60 s: everything beyond 2 samples is dropped
+    s = sampler.Sampler(interval=0.001, buffer_capacity=2, collect=True,
+                        collect_period_ms=60000)
+    s.start()
+    burn_cpu(0.2)
+    with pytest.warns(sampler.SamplerWarning) as rec:
+        s.stop()
+    ws = _sampler_warnings(rec)
+    assert len(ws) == 1
+    msg = str(ws[0].message)
+    assert f"{s.stats().dropped} of " in msg and "collect_period_ms (now 60000)" in msg, msg
+    assert ws[0].filename == __file__  # points at the stop() call
+
+
+def test_no_warning_without_drops():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sampler.SamplerWarning)
+        with sampler.profile(interval=0.002) as s:
+            burn_cpu(0.05)
+        s.start()
+        burn_cpu(0.02)
+        s.stop()
+    assert s.stats().dropped == 0
