@@ -93,6 +93,9 @@ typedef struct sampler_stats {
     uint64_t timer_failures;
     uint64_t threads;
     uint64_t reaped;
+    uint64_t delayed;
+    uint64_t delayed_weight;
+    uint64_t handler_replaced;
     ...;
 } sampler_stats;
 int sampler_get_stats(sampler_stats *out, size_t size);
@@ -104,6 +107,7 @@ typedef struct sampler_sample {
     uint64_t weight;
     void *thread_arg;
     const uintptr_t *pcs;
+    uint64_t delayed_weight;
 } sampler_sample;
 
 /* ---- sampler/profile.h: aggregation, symbols, folded/pprof/SVG writers ---- */
@@ -194,7 +198,7 @@ static int pysampler_collect(const sampler_sample *s, void *arg)
             b->add_err = rc;
     }
     int depth = s->depth > 0 ? s->depth : 0;
-    size_t need = b->len + 5 + (size_t)depth;
+    size_t need = b->len + 6 + (size_t)depth;
     if (need > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < need)
@@ -213,8 +217,9 @@ static int pysampler_collect(const sampler_sample *s, void *arg)
     w[2] = s->weight;
     w[3] = (uint64_t)(uintptr_t)s->thread_arg;
     w[4] = (uint64_t)depth;
+    w[5] = s->delayed_weight;
     for (int i = 0; i < depth; i++)
-        w[5 + i] = (uint64_t)s->pcs[i];
+        w[6 + i] = (uint64_t)s->pcs[i];
     b->len = need;
     return 0;
 }

@@ -61,6 +61,9 @@ class Sample(NamedTuple):
         weight: 1 + timer overruns: how many intervals this sample stands for.
         pcs: native program counters, innermost first.
         thread_arg: the ``arg`` given to :func:`register_thread` (``None`` by default).
+        delayed_weight: CPU clock: intervals that passed while the thread had the
+            signal blocked, for the sample taken as it unblocked it; not
+            charged to ``pcs`` (0 for other samples).
     """
 
     tid: int
@@ -68,6 +71,7 @@ class Sample(NamedTuple):
     weight: int
     pcs: Tuple[int, ...]
     thread_arg: Any = None
+    delayed_weight: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ class Stats:
     timer_failures: int  #: timer_create failures (RLIMIT_SIGPENDING)
     threads: int  #: threads registered now
     reaped: int  #: entries of exited threads reclaimed
+    delayed: int = 0  #: samples whose signal came late (blocked), CPU clock
+    delayed_weight: int = 0  #: their weight kept apart from their stacks
+    handler_replaced: int = 0  #: 1: the program replaced the sampler's handler
 
 
 # Python-side state. The C library has its own locking; this lock only keeps
@@ -471,11 +478,12 @@ def _drain(mx: int, cprofile: Any) -> List[Sample]:
                 words[i],
                 words[i + 1],
                 words[i + 2],
-                tuple(words[i + 5 : i + 5 + depth]),
+                tuple(words[i + 6 : i + 6 + depth]),
                 args.get(words[i + 3]) if words[i + 3] else None,
+                words[i + 5],
             )
         )
-        i += 5 + depth
+        i += 6 + depth
     if oom:
         raise MemoryError(f"out of memory while draining ({len(out)} samples read)")
     check(add_err, "sampler_profile_add")
