@@ -1,5 +1,6 @@
 /* Profiles: aggregation of samples by (thread, stack), per-thread info, the
- * symbol cache. Consumer side only: nothing here runs in a signal handler. */
+ * symbol cache. Consumer side only: nothing here runs in a signal handler.
+ * Which loaded object each pc was in is profile_modules.c's. */
 #include "profile.h"
 
 #include <errno.h>
@@ -90,6 +91,13 @@ int sampler_profile_new(sampler_profile **out, const sampler_profile_options *op
     p->interval_given = o.interval_ns != 0;
     p->start_realtime_ns = sampler__clock_ns(CLOCK_REALTIME);
     p->start_mono_ns = sampler__clock_ns(CLOCK_MONOTONIC);
+    if (sampler__mods_init(p) < 0) {
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->clock);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return SAMPLER_ENOMEM;
+    }
     *out = p;
     return 0;
 }
@@ -107,6 +115,7 @@ static void sampler__profile_clear(sampler_profile *p)
         free(t);
     }
     p->samples = p->weight = p->nstacks = p->nthreads = 0;
+    sampler__mods_unref_all(p);
 }
 
 static void sampler__frames_clear(sampler_profile *p)
@@ -117,12 +126,12 @@ static void sampler__frames_clear(sampler_profile *p)
         free(f->name);
         free(f->func);
         free(f->file);
-        free(f->module);
         free(f);
     }
     if (p->sym != NULL)
         sampler__sym_close(p->sym);
     p->sym = NULL;
+    sampler__mods_free(p); /* after the frames, which point at its modules */
 }
 
 void sampler_profile_free(sampler_profile *p)
@@ -211,12 +220,19 @@ static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
 
 static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample *s)
 {
-    size_t keylen = (2 + (size_t)s->depth) * sizeof(uintptr_t);
-    uintptr_t keybuf[2 + SAMPLER_MAX_DEPTH];
+    /* the loaded objects the pcs are to be named in (profile_modules.c) */
+    sampler__modset *ma, *mb;
+    if (sampler__mods_sets(p, s->time_ns, &ma, &mb) < 0)
+        return SAMPLER_ENOMEM;
+    size_t keylen = (SAMPLER__PSTACK_KEYHEAD + (size_t)s->depth) * sizeof(uintptr_t);
+    uintptr_t keybuf[SAMPLER__PSTACK_KEYHEAD + SAMPLER_MAX_DEPTH];
     keybuf[0] = (uintptr_t)(uint32_t)s->tid;
     keybuf[1] = (uintptr_t)s->depth;
+    keybuf[2] = ma != NULL ? ma->id : 0;
+    keybuf[3] = mb->id;
     if (s->depth > 0)
-        memcpy(keybuf + 2, s->pcs, (size_t)s->depth * sizeof(uintptr_t));
+        memcpy(keybuf + SAMPLER__PSTACK_KEYHEAD, s->pcs,
+               (size_t)s->depth * sizeof(uintptr_t));
 
     sampler__pthread *t = sampler__thread_get(p, s->tid);
     if (t == NULL)
@@ -230,6 +246,8 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
             return SAMPLER_ENOMEM;
         st->tid = s->tid;
         st->depth = s->depth;
+        st->ma = ma;
+        st->mb = mb;
         st->keylen = keylen;
         memcpy(st->key, keybuf, keylen);
         sampler__profile_oom = 0;
@@ -243,6 +261,9 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
             }
         }
         p->nstacks++;
+        if (ma != NULL)
+            ma->refs++;
+        mb->refs++;
     }
     st->samples++;
     st->weight += s->weight;
@@ -291,7 +312,13 @@ int sampler_profile_drain(sampler_profile *p)
     pthread_mutex_lock(&p->lock);
     if (p->interval_ns == 0)
         p->interval_ns = sampler__sampler_interval();
+    /* a look at the loaded objects, even with nothing to drain: samples
+     * taken from here on until the next change are certainly named after
+     * the objects loaded now (profile_modules.c) */
+    int rc = sampler__mods_observe(p);
     pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        return rc;
     sampler__drain_ctx c = {p, 0};
     int n = sampler_drain(sampler__drain_one, &c, 0);
     if (n >= 0 && c.rc < 0)
@@ -329,52 +356,94 @@ static char *sampler__strdup_clean(const char *s)
     return d;
 }
 
-const sampler__frame *sampler__profile_frame(sampler_profile *p, uintptr_t pc, int i)
+/* Look addr up in m: through the live symbolizer when m is loaded now and
+ * the symbolizer matches the loaded objects (made to match first: reported
+ * again after any change), else from m's file (sampler__sym_lookup). */
+static int sampler__profile_lookup(sampler_profile *p, sampler__module *m, uintptr_t addr,
+                                   sampler__sym_result *r)
 {
+    if (p->sym == NULL)
+        p->sym = sampler__sym_open(); /* may stay NULL: not loaded ones only */
+    for (int tries = 0; tries < 3 && p->sym != NULL && sampler__mods_loaded(p, m); tries++) {
+        if (p->mods.sym_set != p->mods.latest->id) {
+            /* report again; it matches the latest set if the loader's
+             * counters did not move from that set's look until after it */
+            uint32_t id = p->mods.latest->id;
+            p->mods.sym_set = 0;
+            if (sampler__sym_refresh(p->sym) < 0)
+                break;
+            int rc = sampler__mods_observe(p);
+            if (rc < 0)
+                return rc;
+            if (p->mods.latest->id != id)
+                continue; /* changed meanwhile: m may be gone */
+            p->mods.sym_set = id;
+        }
+        int rc = sampler__sym_lookup(p->sym, m, addr, true, r);
+        if (rc < 0)
+            return rc;
+        if (sampler__mods_unchanged(p))
+            return 0;
+        /* objects came or went during the lookup (dladdr asks the loader
+         * now): it may have seen another object; look and try again */
+        free(r->func);
+        free(r->file);
+        memset(r, 0, sizeof *r);
+        rc = sampler__mods_observe(p);
+        if (rc < 0)
+            return rc;
+    }
+    return sampler__sym_lookup(p->sym, m, addr, false, r);
+}
+
+const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__pstack *st,
+                                             int i)
+{
+    uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
     uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
+    const sampler__module *cm = sampler__mods_resolve(p, st->ma, st->mb, addr);
+    sampler__module *m = cm == SAMPLER__MODULE_UNKNOWN ? NULL : (sampler__module *)cm;
+    uintptr_t key[2] = {addr, m != NULL ? m->id : 0};
     sampler__frame *f;
-    HASH_FIND(hh, p->frames, &addr, sizeof addr, f);
+    HASH_FIND(hh, p->frames, key, sizeof key, f);
     if (f != NULL)
         return f;
-    if (p->sym == NULL)
-        p->sym = sampler__sym_open(); /* may stay NULL: names become [unknown] */
     sampler__sym_result r = {0};
-    if (p->sym != NULL && sampler__sym_lookup(p->sym, addr, &r) < 0)
+    if (m != NULL && sampler__profile_lookup(p, m, addr, &r) < 0)
         return NULL;
     f = calloc(1, sizeof *f);
     if (f == NULL)
         goto oom;
+    memcpy(f->key, key, sizeof key);
     f->addr = addr;
     f->func = r.func;
     f->file = r.file;
     f->line = r.line;
-    f->module = r.module;
-    r.func = r.file = r.module = NULL;
-    char buf[64];
+    f->mod = m;
+    r.func = r.file = NULL;
     if (f->func != NULL) {
         f->name = sampler__strdup_clean(f->func);
-    } else if (f->module != NULL) {
-        const char *base = strrchr(f->module, '/');
-        base = base != NULL ? base + 1 : f->module;
+    } else if (m != NULL) {
+        const char *base = strrchr(m->path, '/');
+        base = base != NULL ? base + 1 : m->path;
         size_t n = strlen(base) + 32;
         f->name = malloc(n);
         if (f->name != NULL) {
-            snprintf(f->name, n, "%s+0x%" PRIxPTR, base, addr - r.module_start);
+            snprintf(f->name, n, "%s+0x%" PRIxPTR, base, addr - m->lo);
             for (char *c = f->name; *c != '\0'; c++)
                 if (*c == ';' || *c == ' ' || *c == '\n')
                     *c = '_';
         }
     } else {
-        snprintf(buf, sizeof buf, "[unknown]");
-        f->name = strdup(buf);
+        f->name = strdup("[unknown]");
     }
     if (f->name == NULL)
         goto oom;
     sampler__profile_oom = 0;
-    HASH_ADD(hh, p->frames, addr, sizeof f->addr, f);
+    HASH_ADD(hh, p->frames, key, sizeof f->key, f);
     if (sampler__profile_oom) {
         sampler__frame *chk;
-        HASH_FIND(hh, p->frames, &addr, sizeof addr, chk);
+        HASH_FIND(hh, p->frames, key, sizeof key, chk);
         if (chk == NULL)
             goto oom;
     }
@@ -384,11 +453,9 @@ oom:
         free(f->name);
         free(f->func);
         free(f->file);
-        free(f->module);
         free(f);
     }
     free(r.func);
     free(r.file);
-    free(r.module);
     return NULL;
 }

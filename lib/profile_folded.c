@@ -28,7 +28,7 @@ static const char *sampler__frame_name(sampler_profile *p, const sampler__pstack
         snprintf(addrbuf, size, "0x%" PRIxPTR, pc);
         return addrbuf;
     }
-    const sampler__frame *f = sampler__profile_frame(p, pc, i);
+    const sampler__frame *f = sampler__profile_frame(p, st, i);
     return f != NULL ? f->name : NULL;
 }
 
