@@ -226,10 +226,16 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
         return SAMPLER_ENOMEM;
     size_t keylen = (SAMPLER__PSTACK_KEYHEAD + (size_t)s->depth) * sizeof(uintptr_t);
     uintptr_t keybuf[SAMPLER__PSTACK_KEYHEAD + SAMPLER_MAX_DEPTH];
+    uint32_t ida = ma != NULL ? ma->id : 0;
+#if SAMPLER__PSTACK_KEYHEAD == 2
+    keybuf[0] = (uintptr_t)(uint32_t)s->tid | (uintptr_t)(uint32_t)s->depth << 32;
+    keybuf[1] = (uintptr_t)ida | (uintptr_t)mb->id << 32;
+#else
     keybuf[0] = (uintptr_t)(uint32_t)s->tid;
     keybuf[1] = (uintptr_t)s->depth;
-    keybuf[2] = ma != NULL ? ma->id : 0;
+    keybuf[2] = ida;
     keybuf[3] = mb->id;
+#endif
     if (s->depth > 0)
         memcpy(keybuf + SAMPLER__PSTACK_KEYHEAD, s->pcs,
                (size_t)s->depth * sizeof(uintptr_t));

@@ -51,14 +51,15 @@ typedef struct sampler__module {
 } sampler__module;
 
 /* The set of loaded objects the profile saw between two changes of glibc's
- * dlpi_adds/dlpi_subs counters, with the CLOCK_MONOTONIC times of its first
- * and latest observation (each taken just before and just after reading the
- * counters). */
+ * dlpi_adds/dlpi_subs counters, with CLOCK_MONOTONIC times: its first look
+ * had read the counters by first_hi, its latest look had not read them
+ * before last_lo. Samples taken in [first_hi, last_lo] were taken with
+ * these objects loaded. */
 typedef struct sampler__modset {
     struct sampler__modset *older, *newer;
     uint32_t id;             /* per profile, increasing, from 1 */
     uint64_t adds, subs;     /* dlpi_adds, dlpi_subs */
-    uint64_t first_lo, first_hi, last_lo, last_hi;
+    uint64_t first_hi, last_lo;
     size_t n;
     sampler__module **mods;  /* sorted by lo */
     uint64_t refs;           /* stacks resolved against it */
@@ -141,7 +142,8 @@ unsigned int sampler__sym_features(void);
 /* ---- the profile ---------------------------------------------------------- */
 
 /* One distinct (thread, stack, loaded objects). key[] = tid, depth, the ids
- * of the sets ma and mb, pcs[depth] (uthash key). */
+ * of the sets ma (0: NULL) and mb, pcs[depth] (uthash key); on 64 bits tid
+ * and depth share a word, and so do the two ids. */
 typedef struct sampler__pstack {
     UT_hash_handle hh;
     uint64_t samples;
@@ -152,7 +154,11 @@ typedef struct sampler__pstack {
     size_t keylen;            /* bytes of key[] */
     uintptr_t key[];
 } sampler__pstack;
+#if UINTPTR_MAX > 0xffffffffu
+#define SAMPLER__PSTACK_KEYHEAD 2
+#else
 #define SAMPLER__PSTACK_KEYHEAD 4
+#endif
 #define SAMPLER__PSTACK_PCS(st) ((st)->key + SAMPLER__PSTACK_KEYHEAD)
 
 typedef struct sampler__pthread {

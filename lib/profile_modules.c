@@ -333,8 +333,8 @@ static sampler__modset *sampler__set_new(sampler__mods *m, const sampler__snap *
     set->id = m->next_set++;
     set->adds = s->adds;
     set->subs = s->subs;
-    set->first_lo = set->last_lo = s->t_lo;
-    set->first_hi = set->last_hi = s->t_hi;
+    set->first_hi = s->t_hi;
+    set->last_lo = s->t_lo;
     return set;
 }
 
@@ -436,13 +436,13 @@ void sampler__mods_unref_all(sampler_profile *p)
 int sampler__mods_observe(sampler_profile *p)
 {
     sampler__mods *m = &p->mods;
-    uint64_t t_lo = sampler__mono_ns();
+    /* one clock read, before the counters: all that a look that saw no
+     * change needs (last_lo); a new set gets both sides (first_hi) */
+    uint64_t t = sampler__mono_ns();
     sampler__dl_counts c = sampler__dl_counters();
-    uint64_t t_hi = sampler__mono_ns();
     sampler__modset *l = m->latest;
     if (c.adds == l->adds && c.subs == l->subs) {
-        l->last_lo = t_lo;
-        l->last_hi = t_hi;
+        l->last_lo = t;
         return 0;
     }
     sampler__snap s;
@@ -451,7 +451,6 @@ int sampler__mods_observe(sampler_profile *p)
     if (s.adds == l->adds &&
         s.subs == l->subs) { /* cannot happen: the counters only grow */
         l->last_lo = s.t_lo;
-        l->last_hi = s.t_hi;
         sampler__snap_free(&s);
         return 0;
     }
