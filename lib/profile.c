@@ -107,6 +107,8 @@ static void sampler__profile_clear(sampler_profile *p)
     sampler__pstack *st, *stmp;
     HASH_ITER(hh, p->stacks, st, stmp) {
         HASH_DEL(p->stacks, st);
+        if (st->var != &st->var1)
+            free(st->var);
         free(st);
     }
     sampler__pthread *t, *ttmp;
@@ -114,7 +116,7 @@ static void sampler__profile_clear(sampler_profile *p)
         HASH_DEL(p->threads, t);
         free(t);
     }
-    p->samples = p->weight = p->nstacks = p->nthreads = 0;
+    p->samples = p->weight = p->nstacks = p->nthreads = p->nvariants = 0;
     sampler__mods_unref_all(p);
 }
 
@@ -218,27 +220,76 @@ static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
     return t;
 }
 
+/* Whether the sets (a, b) name every pc of st as v's sets do. */
+static bool sampler__pvar_same(const sampler__pstack *st, const sampler__pvar *v,
+                               sampler__modset *a, sampler__modset *b)
+{
+    for (int i = 0; i < st->depth; i++) {
+        uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
+        uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
+        if (sampler__mods_resolve(a, b, addr) != sampler__mods_resolve(v->ma, v->mb, addr))
+            return false;
+    }
+    return true;
+}
+
+static bool sampler__pvar_is(const sampler__pvar *v, uint32_t ida, uint32_t idb)
+{
+    return ((v->ma != NULL ? v->ma->id : 0) == ida && v->mb->id == idb) ||
+           (v->alias_a == ida && v->alias_b == idb);
+}
+
+/* The variant of st whose samples are named against (a, b): one that was,
+ * or one whose sets name every pc the same, else a new one. */
+static sampler__pvar *sampler__pvar_get(sampler_profile *p, sampler__pstack *st,
+                                        sampler__modset *a, sampler__modset *b)
+{
+    uint32_t ida = a != NULL ? a->id : 0, idb = b->id;
+    if (sampler__pvar_is(&st->var[st->last], ida, idb))
+        return &st->var[st->last];
+    for (int i = 0; i < st->nvar; i++)
+        if (sampler__pvar_is(&st->var[i], ida, idb)) {
+            st->last = i;
+            return &st->var[i];
+        }
+    for (int i = 0; i < st->nvar; i++)
+        if (sampler__pvar_same(st, &st->var[i], a, b)) {
+            st->var[i].alias_a = ida;
+            st->var[i].alias_b = idb;
+            st->last = i;
+            return &st->var[i];
+        }
+    sampler__pvar *nv = malloc((size_t)(st->nvar + 1) * sizeof *nv);
+    if (nv == NULL)
+        return NULL;
+    memcpy(nv, st->var, (size_t)st->nvar * sizeof *nv);
+    if (st->var != &st->var1)
+        free(st->var);
+    st->var = nv;
+    sampler__pvar *v = &nv[st->nvar];
+    memset(v, 0, sizeof *v);
+    v->ma = a;
+    v->mb = b;
+    if (a != NULL)
+        a->refs++;
+    b->refs++;
+    st->last = st->nvar++;
+    p->nvariants++;
+    return v;
+}
+
 static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample *s)
 {
     /* the loaded objects the pcs are to be named in (profile_modules.c) */
     sampler__modset *ma, *mb;
     if (sampler__mods_sets(p, s->time_ns, &ma, &mb) < 0)
         return SAMPLER_ENOMEM;
-    size_t keylen = (SAMPLER__PSTACK_KEYHEAD + (size_t)s->depth) * sizeof(uintptr_t);
-    uintptr_t keybuf[SAMPLER__PSTACK_KEYHEAD + SAMPLER_MAX_DEPTH];
-    uint32_t ida = ma != NULL ? ma->id : 0;
-#if SAMPLER__PSTACK_KEYHEAD == 2
-    keybuf[0] = (uintptr_t)(uint32_t)s->tid | (uintptr_t)(uint32_t)s->depth << 32;
-    keybuf[1] = (uintptr_t)ida | (uintptr_t)mb->id << 32;
-#else
+    size_t keylen = (2 + (size_t)s->depth) * sizeof(uintptr_t);
+    uintptr_t keybuf[2 + SAMPLER_MAX_DEPTH];
     keybuf[0] = (uintptr_t)(uint32_t)s->tid;
     keybuf[1] = (uintptr_t)s->depth;
-    keybuf[2] = ida;
-    keybuf[3] = mb->id;
-#endif
     if (s->depth > 0)
-        memcpy(keybuf + SAMPLER__PSTACK_KEYHEAD, s->pcs,
-               (size_t)s->depth * sizeof(uintptr_t));
+        memcpy(keybuf + 2, s->pcs, (size_t)s->depth * sizeof(uintptr_t));
 
     sampler__pthread *t = sampler__thread_get(p, s->tid);
     if (t == NULL)
@@ -252,10 +303,12 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
             return SAMPLER_ENOMEM;
         st->tid = s->tid;
         st->depth = s->depth;
-        st->ma = ma;
-        st->mb = mb;
         st->keylen = keylen;
         memcpy(st->key, keybuf, keylen);
+        st->var = &st->var1;
+        st->nvar = 1;
+        st->var1.ma = ma;
+        st->var1.mb = mb;
         sampler__profile_oom = 0;
         HASH_ADD_KEYPTR(hh, p->stacks, st->key, st->keylen, st);
         if (sampler__profile_oom) {
@@ -267,10 +320,16 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
             }
         }
         p->nstacks++;
+        p->nvariants++;
         if (ma != NULL)
             ma->refs++;
         mb->refs++;
     }
+    sampler__pvar *v = sampler__pvar_get(p, st, ma, mb);
+    if (v == NULL)
+        return SAMPLER_ENOMEM;
+    v->samples++;
+    v->weight += s->weight;
     st->samples++;
     st->weight += s->weight;
     t->samples++;
@@ -403,11 +462,11 @@ static int sampler__profile_lookup(sampler_profile *p, sampler__module *m, uintp
 }
 
 const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__pstack *st,
-                                             int i)
+                                             const sampler__pvar *v, int i)
 {
     uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
     uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
-    const sampler__module *cm = sampler__mods_resolve(p, st->ma, st->mb, addr);
+    const sampler__module *cm = sampler__mods_resolve(v->ma, v->mb, addr);
     sampler__module *m = cm == SAMPLER__MODULE_UNKNOWN ? NULL : (sampler__module *)cm;
     uintptr_t key[2] = {addr, m != NULL ? m->id : 0};
     sampler__frame *f;

@@ -55,14 +55,22 @@ typedef struct sampler__module {
  * had read the counters by first_hi, its latest look had not read them
  * before last_lo. Samples taken in [first_hi, last_lo] were taken with
  * these objects loaded. */
+typedef struct sampler__modarr { /* a sorted module list, shared by equal sets */
+    size_t refs, n;
+    sampler__module *m[];
+} sampler__modarr;
+
 typedef struct sampler__modset {
     struct sampler__modset *older, *newer;
     uint32_t id;             /* per profile, increasing, from 1 */
     uint64_t adds, subs;     /* dlpi_adds, dlpi_subs */
     uint64_t first_hi, last_lo;
     size_t n;
-    sampler__module **mods;  /* sorted by lo */
-    uint64_t refs;           /* stacks resolved against it */
+    sampler__module **mods;  /* sorted by lo (arr->m) */
+    sampler__modarr *arr;
+    uint64_t refs;           /* stack variants resolved against it */
+    uint32_t churn_a;        /* sampler__mods_churn(a, this) was computed for a->id */
+    bool churn;
 } sampler__modset;
 
 /* A profile's view of the loaded objects. */
@@ -73,9 +81,6 @@ typedef struct sampler__mods {
     sampler__module *modules; /* uthash by identity */
     uint32_t next_module;
     uint32_t sym_set;         /* the set the live symbolizer matches (0: none) */
-    /* one-entry cache of sampler__mods_churn() */
-    const sampler__modset *churn_a, *churn_b;
-    bool churn;
 } sampler__mods;
 
 /* The module a pc was in could not be told (the loaded objects changed
@@ -98,8 +103,8 @@ int sampler__mods_classify(sampler_profile *p, uint64_t time_ns, sampler__modset
                            sampler__modset **b);
 /* Under p->lock: the module `addr` of a stack resolved against (a, b) was in;
  * NULL when in none, SAMPLER__MODULE_UNKNOWN when that cannot be told. */
-const sampler__module *sampler__mods_resolve(sampler_profile *p, const sampler__modset *a,
-                                             const sampler__modset *b, uintptr_t addr);
+const sampler__module *sampler__mods_resolve(const sampler__modset *a, sampler__modset *b,
+                                             uintptr_t addr);
 /* Under p->lock: whether m is loaded now as far as the latest look knows. */
 bool sampler__mods_loaded(sampler_profile *p, const sampler__module *m);
 /* Under p->lock: look at the loaded objects now (a new set if they changed).
@@ -141,25 +146,30 @@ unsigned int sampler__sym_features(void);
 
 /* ---- the profile ---------------------------------------------------------- */
 
-/* One distinct (thread, stack, loaded objects). key[] = tid, depth, the ids
- * of the sets ma (0: NULL) and mb, pcs[depth] (uthash key); on 64 bits tid
- * and depth share a word, and so do the two ids. */
+/* The samples of a stack whose pcs are named against the same module sets
+ * (sampler__mods_classify). A stack has one variant unless its pcs were in
+ * memory whose library changed: samples whose sets name every pc the same
+ * share a variant (alias: the latest such other pair, by set ids). */
+typedef struct sampler__pvar {
+    sampler__modset *ma, *mb; /* ma NULL: before the first look */
+    uint32_t alias_a, alias_b;
+    uint64_t samples, weight;
+} sampler__pvar;
+
+/* One distinct (thread, stack). key[] = tid, depth, pcs[depth] (uthash key). */
 typedef struct sampler__pstack {
     UT_hash_handle hh;
     uint64_t samples;
     uint64_t weight;
     pid_t tid;
     int depth;
-    sampler__modset *ma, *mb; /* resolved against (sampler__mods_classify) */
-    size_t keylen;            /* bytes of key[] */
+    int nvar, last;      /* variants, the one used last */
+    sampler__pvar *var;  /* &var1, or malloc'd when more than one */
+    sampler__pvar var1;
+    size_t keylen;       /* bytes of key[] */
     uintptr_t key[];
 } sampler__pstack;
-#if UINTPTR_MAX > 0xffffffffu
-#define SAMPLER__PSTACK_KEYHEAD 2
-#else
-#define SAMPLER__PSTACK_KEYHEAD 4
-#endif
-#define SAMPLER__PSTACK_PCS(st) ((st)->key + SAMPLER__PSTACK_KEYHEAD)
+#define SAMPLER__PSTACK_PCS(st) ((st)->key + 2)
 
 typedef struct sampler__pthread {
     UT_hash_handle hh; /* key: tid */
@@ -186,6 +196,7 @@ struct sampler_profile {
     sampler__pstack *stacks; /* uthash head */
     sampler__pthread *threads;
     uint64_t samples, weight, nstacks, nthreads;
+    uint64_t nvariants; /* over all stacks (>= nstacks) */
     uint64_t interval_ns;
     bool interval_given;
     uint64_t start_realtime_ns; /* when made or reset (pprof time_nanos) */
@@ -207,10 +218,10 @@ struct sampler_profile {
 };
 
 /* Under profile->lock: the frame for pcs[i] of a stack (i > 0: pc - 1), in
- * the module that pc was in when the stack was sampled. NULL only when out
- * of memory. */
+ * the module that pc was in when variant v of the stack was sampled. NULL
+ * only when out of memory. */
 const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__pstack *st,
-                                             int i);
+                                             const sampler__pvar *v, int i);
 /* Under profile->lock: sampler__mods_classify() with its common case inline
  * (a sample taken between two looks that saw the same objects). */
 static inline int sampler__mods_sets(sampler_profile *p, uint64_t time_ns,

@@ -313,34 +313,46 @@ static int sampler__mod_cmp(const void *x, const void *y)
 static sampler__modset *sampler__set_new(sampler__mods *m, const sampler__snap *s)
 {
     sampler__modset *set = calloc(1, sizeof *set);
-    if (set == NULL)
-        return NULL;
-    set->mods = calloc(s->n ? s->n : 1, sizeof *set->mods);
-    if (set->mods == NULL) {
-        free(set);
-        return NULL;
-    }
+    sampler__modarr *arr = malloc(sizeof *arr + (s->n ? s->n : 1) * sizeof arr->m[0]);
+    if (set == NULL || arr == NULL)
+        goto oom;
     for (size_t i = 0; i < s->n; i++) {
-        set->mods[i] = sampler__intern(m, &s->mods[i]);
-        if (set->mods[i] == NULL) {
-            free(set->mods);
-            free(set);
-            return NULL;
-        }
+        arr->m[i] = sampler__intern(m, &s->mods[i]);
+        if (arr->m[i] == NULL)
+            goto oom;
     }
-    set->n = s->n;
-    qsort(set->mods, set->n, sizeof *set->mods, sampler__mod_cmp);
+    arr->n = s->n;
+    arr->refs = 1;
+    qsort(arr->m, arr->n, sizeof arr->m[0], sampler__mod_cmp);
+    /* a library loaded and unloaded again and again: share the list with
+     * a recent set that has the same (records are interned: same pointers) */
+    int k = 0;
+    for (sampler__modset *o = m->latest; o != NULL && k < 4; o = o->older, k++)
+        if (o->n == arr->n && memcmp(o->mods, arr->m, arr->n * sizeof arr->m[0]) == 0) {
+            free(arr);
+            arr = o->arr;
+            arr->refs++;
+            break;
+        }
+    set->arr = arr;
+    set->mods = arr->m;
+    set->n = arr->n;
     set->id = m->next_set++;
     set->adds = s->adds;
     set->subs = s->subs;
     set->first_hi = s->t_hi;
     set->last_lo = s->t_lo;
     return set;
+oom:
+    free(set);
+    free(arr);
+    return NULL;
 }
 
 static void sampler__set_free(sampler__modset *set)
 {
-    free(set->mods);
+    if (--set->arr->refs == 0)
+        free(set->arr);
     free(set);
 }
 
@@ -357,7 +369,6 @@ static void sampler__mods_gc(sampler__mods *m, size_t keep)
             s->newer->older = s->older;
             sampler__set_free(s);
             m->nsets--;
-            m->churn_a = m->churn_b = NULL;
         }
         s = next;
     }
@@ -523,20 +534,18 @@ static bool sampler__set_has(const sampler__modset *s, const sampler__module *m)
 /* Did objects come and go between a and b that neither shows (loaded and
  * unloaded in between, or unloaded and loaded again)? The counters then
  * moved by more than the difference between the two sets. */
-static bool sampler__mods_churn(sampler__mods *m, const sampler__modset *a,
-                                const sampler__modset *b)
+static bool sampler__mods_churn(const sampler__modset *a, sampler__modset *b)
 {
-    if (m->churn_a == a && m->churn_b == b)
-        return m->churn;
+    if (b->churn_a == a->id)
+        return b->churn;
     uint64_t added = 0, removed = 0;
     for (size_t i = 0; i < b->n; i++)
         added += !sampler__set_has(a, b->mods[i]);
     for (size_t i = 0; i < a->n; i++)
         removed += !sampler__set_has(b, a->mods[i]);
-    m->churn_a = a;
-    m->churn_b = b;
-    m->churn = b->adds - a->adds != added || b->subs - a->subs != removed;
-    return m->churn;
+    b->churn_a = a->id;
+    b->churn = b->adds - a->adds != added || b->subs - a->subs != removed;
+    return b->churn;
 }
 
 /*
@@ -554,8 +563,8 @@ static bool sampler__mods_churn(sampler__mods *m, const sampler__modset *a,
  * place and sampled, then unloaded, and the first loaded again at the same
  * place, all between two looks.
  */
-const sampler__module *sampler__mods_resolve(sampler_profile *p, const sampler__modset *a,
-                                             const sampler__modset *b, uintptr_t addr)
+const sampler__module *sampler__mods_resolve(const sampler__modset *a, sampler__modset *b,
+                                             uintptr_t addr)
 {
     if (a == b)
         return sampler__set_find(b, addr);
@@ -569,7 +578,7 @@ const sampler__module *sampler__mods_resolve(sampler_profile *p, const sampler__
     const sampler__module *mb = sampler__set_find(b, addr);
     if (ma == mb && ma != NULL)
         return ma;
-    if (sampler__mods_churn(&p->mods, a, b))
+    if (sampler__mods_churn(a, b))
         return SAMPLER__MODULE_UNKNOWN;
     if (ma == NULL)
         return mb;

@@ -193,9 +193,10 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
     if (b.table[0] == NULL)
         b.oom = true;
 
-    size_t nst = (size_t)p->nstacks, nframes = 0;
+    /* one sample per stack variant (named against other loaded objects) */
+    size_t nst = (size_t)p->nvariants, nframes = 0;
     for (sampler__pstack *st = p->stacks; st != NULL; st = st->hh.next)
-        nframes += (size_t)st->depth;
+        nframes += (size_t)st->depth * (size_t)st->nvar;
 
     int rc = SAMPLER_ENOMEM;
     SamplerPprof__Sample *samples = calloc(nst ? nst : 1, sizeof *samples);
@@ -223,96 +224,99 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
     int64_t s_tid = sampler__str(&b, "tid");
 
     size_t si = 0, li = 0;
-    for (sampler__pstack *st = p->stacks; st != NULL; st = st->hh.next, si++) {
-        SamplerPprof__Sample *s = &samples[si];
-        sampler__pprof__sample__init(s);
-        sample_v[si] = s;
-        s->location_id = loc_ids + li;
-        s->n_location_id = (size_t)st->depth;
-        for (int i = 0; i < st->depth; i++) {
-            const sampler__frame *f = sampler__profile_frame(p, st, i);
-            if (f == NULL)
-                goto out;
-            struct sampler__ploc *pl;
-            HASH_FIND(hh, b.locs, &f, sizeof f, pl);
-            if (pl == NULL) {
-                /* function, by name and file */
-                const char *file = f->file != NULL ? f->file : "";
-                size_t kl = strlen(f->name) + 1 + strlen(file);
-                free(key);
-                key = malloc(kl + 1);
-                if (key == NULL)
+    for (sampler__pstack *st = p->stacks; st != NULL; st = st->hh.next) {
+        for (int vi = 0; vi < st->nvar; vi++, si++) {
+            const sampler__pvar *v = &st->var[vi];
+            SamplerPprof__Sample *s = &samples[si];
+            sampler__pprof__sample__init(s);
+            sample_v[si] = s;
+            s->location_id = loc_ids + li;
+            s->n_location_id = (size_t)st->depth;
+            for (int i = 0; i < st->depth; i++) {
+                const sampler__frame *f = sampler__profile_frame(p, st, v, i);
+                if (f == NULL)
                     goto out;
-                memcpy(key, f->name, strlen(f->name) + 1);
-                memcpy(key + strlen(f->name) + 1, file, strlen(file) + 1);
-                struct sampler__pfun *pf;
-                HASH_FIND(hh, b.funs, key, kl, pf);
-                if (pf == NULL) {
-                    pf = calloc(1, sizeof *pf);
-                    if (pf == NULL)
+                struct sampler__ploc *pl;
+                HASH_FIND(hh, b.locs, &f, sizeof f, pl);
+                if (pl == NULL) {
+                    /* function, by name and file */
+                    const char *file = f->file != NULL ? f->file : "";
+                    size_t kl = strlen(f->name) + 1 + strlen(file);
+                    free(key);
+                    key = malloc(kl + 1);
+                    if (key == NULL)
                         goto out;
-                    pf->key = key;
-                    pf->keylen = kl;
-                    key = NULL;
-                    pf->id = nfuns + 1;
+                    memcpy(key, f->name, strlen(f->name) + 1);
+                    memcpy(key + strlen(f->name) + 1, file, strlen(file) + 1);
+                    struct sampler__pfun *pf;
+                    HASH_FIND(hh, b.funs, key, kl, pf);
+                    if (pf == NULL) {
+                        pf = calloc(1, sizeof *pf);
+                        if (pf == NULL)
+                            goto out;
+                        pf->key = key;
+                        pf->keylen = kl;
+                        key = NULL;
+                        pf->id = nfuns + 1;
+                        sampler__profile_oom = 0;
+                        HASH_ADD_KEYPTR(hh, b.funs, pf->key, pf->keylen, pf);
+                        if (sampler__profile_oom) {
+                            free(pf->key);
+                            free(pf);
+                            goto out;
+                        }
+                        SamplerPprof__Function *fn = &funs[nfuns];
+                        sampler__pprof__function__init(fn);
+                        fn->id = pf->id;
+                        fn->name = sampler__str(&b, f->name);
+                        fn->system_name = fn->name;
+                        fn->filename = sampler__str(&b, f->file);
+                        fun_v[nfuns++] = fn;
+                    }
+                    pl = calloc(1, sizeof *pl);
+                    if (pl == NULL)
+                        goto out;
+                    pl->frame = f;
+                    pl->id = nlocs + 1;
                     sampler__profile_oom = 0;
-                    HASH_ADD_KEYPTR(hh, b.funs, pf->key, pf->keylen, pf);
+                    HASH_ADD(hh, b.locs, frame, sizeof pl->frame, pl);
                     if (sampler__profile_oom) {
-                        free(pf->key);
-                        free(pf);
+                        free(pl);
                         goto out;
                     }
-                    SamplerPprof__Function *fn = &funs[nfuns];
-                    sampler__pprof__function__init(fn);
-                    fn->id = pf->id;
-                    fn->name = sampler__str(&b, f->name);
-                    fn->system_name = fn->name;
-                    fn->filename = sampler__str(&b, f->file);
-                    fun_v[nfuns++] = fn;
+                    SamplerPprof__Location *loc = &locs[nlocs];
+                    sampler__pprof__location__init(loc);
+                    loc->id = pl->id;
+                    loc->address = f->addr;
+                    loc->mapping_id = sampler__pmap_get(&b, f); /* renumbered below */
+                    SamplerPprof__Line *ln = &lines[nlocs];
+                    sampler__pprof__line__init(ln);
+                    ln->function_id = pf->id;
+                    ln->line = f->line;
+                    line_v[nlocs] = ln;
+                    loc->line = &line_v[nlocs];
+                    loc->n_line = 1;
+                    loc_v[nlocs++] = loc;
                 }
-                pl = calloc(1, sizeof *pl);
-                if (pl == NULL)
-                    goto out;
-                pl->frame = f;
-                pl->id = nlocs + 1;
-                sampler__profile_oom = 0;
-                HASH_ADD(hh, b.locs, frame, sizeof pl->frame, pl);
-                if (sampler__profile_oom) {
-                    free(pl);
-                    goto out;
-                }
-                SamplerPprof__Location *loc = &locs[nlocs];
-                sampler__pprof__location__init(loc);
-                loc->id = pl->id;
-                loc->address = f->addr;
-                loc->mapping_id = sampler__pmap_get(&b, f); /* renumbered below */
-                SamplerPprof__Line *ln = &lines[nlocs];
-                sampler__pprof__line__init(ln);
-                ln->function_id = pf->id;
-                ln->line = f->line;
-                line_v[nlocs] = ln;
-                loc->line = &line_v[nlocs];
-                loc->n_line = 1;
-                loc_v[nlocs++] = loc;
+                loc_ids[li++] = pl->id;
             }
-            loc_ids[li++] = pl->id;
+            s->value = values + 2 * si;
+            s->n_value = 2;
+            s->value[0] = (int64_t)v->weight;
+            s->value[1] = (int64_t)(v->weight * interval);
+            SamplerPprof__Label *lt = &labels[2 * si], *ln = &labels[2 * si + 1];
+            sampler__pprof__label__init(lt);
+            sampler__pprof__label__init(ln);
+            sampler__pthread *t = sampler__profile_thread(p, st->tid);
+            lt->key = s_thread;
+            lt->str = sampler__str(&b, t != NULL ? t->name : "[thread]");
+            ln->key = s_tid;
+            ln->num = st->tid;
+            label_v[2 * si] = lt;
+            label_v[2 * si + 1] = ln;
+            s->label = &label_v[2 * si];
+            s->n_label = 2;
         }
-        s->value = values + 2 * si;
-        s->n_value = 2;
-        s->value[0] = (int64_t)st->weight;
-        s->value[1] = (int64_t)(st->weight * interval);
-        SamplerPprof__Label *lt = &labels[2 * si], *ln = &labels[2 * si + 1];
-        sampler__pprof__label__init(lt);
-        sampler__pprof__label__init(ln);
-        sampler__pthread *t = sampler__profile_thread(p, st->tid);
-        lt->key = s_thread;
-        lt->str = sampler__str(&b, t != NULL ? t->name : "[thread]");
-        ln->key = s_tid;
-        ln->num = st->tid;
-        label_v[2 * si] = lt;
-        label_v[2 * si + 1] = ln;
-        s->label = &label_v[2 * si];
-        s->n_label = 2;
     }
 
     /* mappings that hold a location; the main executable first (pprof

@@ -474,6 +474,43 @@ START_TEST(test_sample_times)
 }
 END_TEST
 
+/* Loading and unloading a library elsewhere does not split the entries of
+ * stacks it has nothing to do with (each change would otherwise multiply the
+ * profile's memory by the number of stacks). */
+START_TEST(test_unrelated_change_keeps_one_entry)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[2] = {(uintptr_t)tm_leaf_weight + 4, (uintptr_t)tm_burn + 4};
+    sampler_sample s = {.tid = tu_gettid(), .depth = 2, .pcs = pcs, .weight = 1};
+    s.time_ns = tu_now_ns();
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    tm_lib b;
+    tm_open(&b, 'b');
+    s.time_ns = tu_now_ns(); /* after the dlopen: the profile looks and sees B */
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    tm_close(&b);
+    s.time_ns = tu_now_ns(); /* after the dlclose */
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.samples, 3);
+    ck_assert_uint_eq(t.stacks, 1);
+    char *named = tm_folded(p, 0);
+    ck_assert_msg(strchr(named, '\n') == named + strlen(named) - 1 &&
+                      tm_leaf_weight(named, "*", 0, 0) == 3,
+                  "want one line of weight 3:\n%s", named);
+    free(named);
+#ifdef SAMPLER_TEST_PPROF
+    SamplerPprof__Profile *pr = tm_read_pprof(p);
+    ck_assert_uint_eq(pr->n_sample, 1);
+    ck_assert_int_eq(pr->sample[0]->value[0], 3);
+    sampler__pprof__profile__free_unpacked(pr, NULL);
+#endif
+    sampler_profile_free(p);
+}
+END_TEST
+
 Suite *modules_suite(void)
 {
     Suite *s = suite_create("modules");
@@ -483,6 +520,7 @@ Suite *modules_suite(void)
     tcase_add_test(tc, test_buffered_at_dlclose);
     tcase_add_test(tc, test_symbolized_before_swap);
     tcase_add_test(tc, test_sample_times);
+    tcase_add_test(tc, test_unrelated_change_keeps_one_entry);
     suite_add_tcase(s, tc);
     return s;
 }
