@@ -1,5 +1,6 @@
 /* Profiles: aggregation of samples by (thread, stack), per-thread info, the
- * symbol cache. Consumer side only: nothing here runs in a signal handler. */
+ * symbol cache. Consumer side only: nothing here runs in a signal handler.
+ * Which loaded object each pc was in is profile_modules.c's. */
 #include "profile.h"
 
 #include <errno.h>
@@ -84,7 +85,13 @@ int sampler_profile_new(sampler_profile **out, const sampler_profile_options *op
     p->interval_given = o.interval_ns != 0;
     p->start_realtime_ns = sampler__clock_ns(CLOCK_REALTIME);
     p->start_mono_ns = sampler__clock_ns(CLOCK_MONOTONIC);
+    if (sampler__mods_init(p) < 0) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return SAMPLER_ENOMEM;
+    }
     if (sampler__collector_init(p) < 0) {
+        sampler__mods_free(p);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return SAMPLER_ENOMEM;
@@ -98,6 +105,8 @@ static void sampler__profile_clear(sampler_profile *p)
     sampler__pstack *st, *stmp;
     HASH_ITER(hh, p->stacks, st, stmp) {
         HASH_DEL(p->stacks, st);
+        if (st->var != &st->var1)
+            free(st->var);
         free(st);
     }
     sampler__pthread *t, *ttmp;
@@ -105,7 +114,8 @@ static void sampler__profile_clear(sampler_profile *p)
         HASH_DEL(p->threads, t);
         free(t);
     }
-    p->samples = p->weight = p->nstacks = p->nthreads = 0;
+    p->samples = p->weight = p->nstacks = p->nthreads = p->nvariants = 0;
+    sampler__mods_unref_all(p);
 }
 
 static void sampler__frames_clear(sampler_profile *p)
@@ -116,12 +126,12 @@ static void sampler__frames_clear(sampler_profile *p)
         free(f->name);
         free(f->func);
         free(f->file);
-        free(f->module);
         free(f);
     }
     if (p->sym != NULL)
         sampler__sym_close(p->sym);
     p->sym = NULL;
+    sampler__mods_free(p); /* after the frames, which point at its modules */
 }
 
 void sampler_profile_free(sampler_profile *p)
@@ -206,8 +216,70 @@ static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
     return t;
 }
 
+/* Whether the sets (a, b) name every pc of st as v's sets do. */
+static bool sampler__pvar_same(const sampler__pstack *st, const sampler__pvar *v,
+                               sampler__modset *a, sampler__modset *b)
+{
+    for (int i = 0; i < st->depth; i++) {
+        uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
+        uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
+        if (sampler__mods_resolve(a, b, addr) != sampler__mods_resolve(v->ma, v->mb, addr))
+            return false;
+    }
+    return true;
+}
+
+static bool sampler__pvar_is(const sampler__pvar *v, uint32_t ida, uint32_t idb)
+{
+    return ((v->ma != NULL ? v->ma->id : 0) == ida && v->mb->id == idb) ||
+           (v->alias_a == ida && v->alias_b == idb);
+}
+
+/* The variant of st whose samples are named against (a, b): one that was,
+ * or one whose sets name every pc the same, else a new one. */
+static sampler__pvar *sampler__pvar_get(sampler_profile *p, sampler__pstack *st,
+                                        sampler__modset *a, sampler__modset *b)
+{
+    uint32_t ida = a != NULL ? a->id : 0, idb = b->id;
+    if (sampler__pvar_is(&st->var[st->last], ida, idb))
+        return &st->var[st->last];
+    for (int i = 0; i < st->nvar; i++)
+        if (sampler__pvar_is(&st->var[i], ida, idb)) {
+            st->last = i;
+            return &st->var[i];
+        }
+    for (int i = 0; i < st->nvar; i++)
+        if (sampler__pvar_same(st, &st->var[i], a, b)) {
+            st->var[i].alias_a = ida;
+            st->var[i].alias_b = idb;
+            st->last = i;
+            return &st->var[i];
+        }
+    sampler__pvar *nv = malloc((size_t)(st->nvar + 1) * sizeof *nv);
+    if (nv == NULL)
+        return NULL;
+    memcpy(nv, st->var, (size_t)st->nvar * sizeof *nv);
+    if (st->var != &st->var1)
+        free(st->var);
+    st->var = nv;
+    sampler__pvar *v = &nv[st->nvar];
+    memset(v, 0, sizeof *v);
+    v->ma = a;
+    v->mb = b;
+    if (a != NULL)
+        a->refs++;
+    b->refs++;
+    st->last = st->nvar++;
+    p->nvariants++;
+    return v;
+}
+
 static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample *s)
 {
+    /* the loaded objects the pcs are to be named in (profile_modules.c) */
+    sampler__modset *ma, *mb;
+    if (sampler__mods_sets(p, s->time_ns, &ma, &mb) < 0)
+        return SAMPLER_ENOMEM;
     size_t keylen = (2 + (size_t)s->depth) * sizeof(uintptr_t);
     uintptr_t keybuf[2 + SAMPLER_MAX_DEPTH];
     keybuf[0] = (uintptr_t)(uint32_t)s->tid;
@@ -229,6 +301,10 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
         st->depth = s->depth;
         st->keylen = keylen;
         memcpy(st->key, keybuf, keylen);
+        st->var = &st->var1;
+        st->nvar = 1;
+        st->var1.ma = ma;
+        st->var1.mb = mb;
         sampler__profile_oom = 0;
         HASH_ADD_KEYPTR(hh, p->stacks, st->key, st->keylen, st);
         if (sampler__profile_oom) {
@@ -240,7 +316,16 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
             }
         }
         p->nstacks++;
+        p->nvariants++;
+        if (ma != NULL)
+            ma->refs++;
+        mb->refs++;
     }
+    sampler__pvar *v = sampler__pvar_get(p, st, ma, mb);
+    if (v == NULL)
+        return SAMPLER_ENOMEM;
+    v->samples++;
+    v->weight += s->weight;
     st->samples++;
     st->weight += s->weight;
     t->samples++;
@@ -288,7 +373,13 @@ int sampler_profile_drain(sampler_profile *p)
     pthread_mutex_lock(&p->lock);
     if (p->interval_ns == 0)
         p->interval_ns = sampler__sampler_interval();
+    /* a look at the loaded objects, even with nothing to drain: samples
+     * taken from here on until the next change are certainly named after
+     * the objects loaded now (profile_modules.c) */
+    int rc = sampler__mods_observe(p);
     pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        return rc;
     sampler__drain_ctx c = {p, 0};
     int n = sampler_drain(sampler__drain_one, &c, 0);
     if (n >= 0 && c.rc < 0)
@@ -326,52 +417,94 @@ static char *sampler__strdup_clean(const char *s)
     return d;
 }
 
-const sampler__frame *sampler__profile_frame(sampler_profile *p, uintptr_t pc, int i)
+/* Look addr up in m: through the live symbolizer when m is loaded now and
+ * the symbolizer matches the loaded objects (made to match first: reported
+ * again after any change), else from m's file (sampler__sym_lookup). */
+static int sampler__profile_lookup(sampler_profile *p, sampler__module *m, uintptr_t addr,
+                                   sampler__sym_result *r)
 {
+    if (p->sym == NULL)
+        p->sym = sampler__sym_open(); /* may stay NULL: not loaded ones only */
+    for (int tries = 0; tries < 3 && p->sym != NULL && sampler__mods_loaded(p, m); tries++) {
+        if (p->mods.sym_set != p->mods.latest->id) {
+            /* report again; it matches the latest set if the loader's
+             * counters did not move from that set's look until after it */
+            uint32_t id = p->mods.latest->id;
+            p->mods.sym_set = 0;
+            if (sampler__sym_refresh(p->sym) < 0)
+                break;
+            int rc = sampler__mods_observe(p);
+            if (rc < 0)
+                return rc;
+            if (p->mods.latest->id != id)
+                continue; /* changed meanwhile: m may be gone */
+            p->mods.sym_set = id;
+        }
+        int rc = sampler__sym_lookup(p->sym, m, addr, true, r);
+        if (rc < 0)
+            return rc;
+        if (sampler__mods_unchanged(p))
+            return 0;
+        /* objects came or went during the lookup (dladdr asks the loader
+         * now): it may have seen another object; look and try again */
+        free(r->func);
+        free(r->file);
+        memset(r, 0, sizeof *r);
+        rc = sampler__mods_observe(p);
+        if (rc < 0)
+            return rc;
+    }
+    return sampler__sym_lookup(p->sym, m, addr, false, r);
+}
+
+const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__pstack *st,
+                                             const sampler__pvar *v, int i)
+{
+    uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
     uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
+    const sampler__module *cm = sampler__mods_resolve(v->ma, v->mb, addr);
+    sampler__module *m = cm == SAMPLER__MODULE_UNKNOWN ? NULL : (sampler__module *)cm;
+    uintptr_t key[2] = {addr, m != NULL ? m->id : 0};
     sampler__frame *f;
-    HASH_FIND(hh, p->frames, &addr, sizeof addr, f);
+    HASH_FIND(hh, p->frames, key, sizeof key, f);
     if (f != NULL)
         return f;
-    if (p->sym == NULL)
-        p->sym = sampler__sym_open(); /* may stay NULL: names become [unknown] */
     sampler__sym_result r = {0};
-    if (p->sym != NULL && sampler__sym_lookup(p->sym, addr, &r) < 0)
+    if (m != NULL && sampler__profile_lookup(p, m, addr, &r) < 0)
         return NULL;
     f = calloc(1, sizeof *f);
     if (f == NULL)
         goto oom;
+    memcpy(f->key, key, sizeof key);
     f->addr = addr;
     f->func = r.func;
     f->file = r.file;
     f->line = r.line;
-    f->module = r.module;
-    r.func = r.file = r.module = NULL;
-    char buf[64];
+    f->mod = m;
+    r.func = r.file = NULL;
     if (f->func != NULL) {
         f->name = sampler__strdup_clean(f->func);
-    } else if (f->module != NULL) {
-        const char *base = strrchr(f->module, '/');
-        base = base != NULL ? base + 1 : f->module;
+    } else if (m != NULL) {
+        const char *base = strrchr(m->path, '/');
+        base = base != NULL ? base + 1 : m->path;
         size_t n = strlen(base) + 32;
         f->name = malloc(n);
         if (f->name != NULL) {
-            snprintf(f->name, n, "%s+0x%" PRIxPTR, base, addr - r.module_start);
+            snprintf(f->name, n, "%s+0x%" PRIxPTR, base, addr - m->lo);
             for (char *c = f->name; *c != '\0'; c++)
                 if (*c == ';' || *c == ' ' || *c == '\n')
                     *c = '_';
         }
     } else {
-        snprintf(buf, sizeof buf, "[unknown]");
-        f->name = strdup(buf);
+        f->name = strdup("[unknown]");
     }
     if (f->name == NULL)
         goto oom;
     sampler__profile_oom = 0;
-    HASH_ADD(hh, p->frames, addr, sizeof f->addr, f);
+    HASH_ADD(hh, p->frames, key, sizeof f->key, f);
     if (sampler__profile_oom) {
         sampler__frame *chk;
-        HASH_FIND(hh, p->frames, &addr, sizeof addr, chk);
+        HASH_FIND(hh, p->frames, key, sizeof key, chk);
         if (chk == NULL)
             goto oom;
     }
@@ -381,11 +514,9 @@ oom:
         free(f->name);
         free(f->func);
         free(f->file);
-        free(f->module);
         free(f);
     }
     free(r.func);
     free(r.file);
-    free(r.module);
     return NULL;
 }

@@ -19,16 +19,17 @@ void sampler__nstacks_free(sampler__nstack *head)
     }
 }
 
-/* Name of frame i of a stack; addrbuf holds it with ADDRESSES. */
-static const char *sampler__frame_name(sampler_profile *p, const sampler__pstack *st, int i,
-                                       unsigned int flags, char *addrbuf, size_t size)
+/* Name of frame i of a stack's variant v; addrbuf holds it with ADDRESSES. */
+static const char *sampler__frame_name(sampler_profile *p, const sampler__pstack *st,
+                                       const sampler__pvar *v, int i, unsigned int flags,
+                                       char *addrbuf, size_t size)
 {
     uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
     if (flags & SAMPLER_PROFILE_ADDRESSES) {
         snprintf(addrbuf, size, "0x%" PRIxPTR, pc);
         return addrbuf;
     }
-    const sampler__frame *f = sampler__profile_frame(p, pc, i);
+    const sampler__frame *f = sampler__profile_frame(p, st, v, i);
     return f != NULL ? f->name : NULL;
 }
 
@@ -41,74 +42,80 @@ static int sampler__nstacks_build_locked(sampler_profile *p, unsigned int flags,
     if (names == NULL || addrs == NULL)
         goto oom;
     sampler__pstack *st, *tmp;
+    /* one name stack per variant (stacks named against different loaded
+     * objects); variants with the same names merge like other stacks */
     HASH_ITER(hh, p->stacks, st, tmp) {
-        int n = 0;
-        if (flags & SAMPLER_PROFILE_THREADS) {
-            /* cppcheck-suppress uninitvar ; HASH_ITER sets st (cppcheck cannot see it) */
-            sampler__pthread *t = sampler__profile_thread(p, st->tid);
-            names[n++] = t != NULL ? t->label : "[thread]";
-        }
-        if (st->depth == 0)
-            names[n++] = "[no frames]";
-        for (int i = st->depth - 1; i >= 0; i--) {
-            const char *nm = sampler__frame_name(p, st, i, flags, addrs[i], sizeof addrs[i]);
-            if (nm == NULL)
+        for (int vi = 0; vi < st->nvar; vi++) {
+            const sampler__pvar *v = &st->var[vi];
+            int n = 0;
+            if (flags & SAMPLER_PROFILE_THREADS) {
+                /* cppcheck-suppress uninitvar ; HASH_ITER sets st (cppcheck misses it) */
+                sampler__pthread *t = sampler__profile_thread(p, st->tid);
+                names[n++] = t != NULL ? t->label : "[thread]";
+            }
+            if (st->depth == 0)
+                names[n++] = "[no frames]";
+            for (int i = st->depth - 1; i >= 0; i--) {
+                const char *nm =
+                    sampler__frame_name(p, st, v, i, flags, addrs[i], sizeof addrs[i]);
+                if (nm == NULL)
+                    goto oom;
+                names[n++] = nm;
+            }
+            size_t len = 0;
+            for (int i = 0; i < n; i++)
+                len += strlen(names[i]) + 1;
+            char *text = malloc(len);
+            if (text == NULL)
                 goto oom;
-            names[n++] = nm;
-        }
-        size_t len = 0;
-        for (int i = 0; i < n; i++)
-            len += strlen(names[i]) + 1;
-        char *text = malloc(len);
-        if (text == NULL)
-            goto oom;
-        char *w = text;
-        for (int i = 0; i < n; i++) {
-            size_t l = strlen(names[i]);
-            memcpy(w, names[i], l);
-            w += l;
-            *w++ = i + 1 < n ? ';' : '\0';
-        }
-        sampler__nstack *ns;
-        HASH_FIND(hh, head, text, len - 1, ns);
-        if (ns != NULL) {
-            ns->weight += st->weight;
-            free(text);
-            continue;
-        }
-        ns = calloc(1, sizeof *ns);
-        char *buf = malloc(len);
-        char **nv = malloc((size_t)n * sizeof *nv);
-        if (ns == NULL || buf == NULL || nv == NULL) {
-            free(ns);
-            free(buf);
-            free(nv);
-            free(text);
-            goto oom;
-        }
-        memcpy(buf, text, len);
-        char *c = buf;
-        for (int i = 0; i < n; i++) {
-            nv[i] = c;
-            c += strlen(names[i]);
-            *c++ = '\0';
-        }
-        ns->text = text;
-        ns->buf = buf;
-        ns->names = nv;
-        ns->n = n;
-        ns->weight = st->weight;
-        sampler__profile_oom = 0;
-        HASH_ADD_KEYPTR(hh, head, ns->text, len - 1, ns);
-        if (sampler__profile_oom) {
-            sampler__nstack *chk;
-            HASH_FIND(hh, head, text, len - 1, chk);
-            if (chk == NULL) {
-                free(nv);
-                free(buf);
+            char *w = text;
+            for (int i = 0; i < n; i++) {
+                size_t l = strlen(names[i]);
+                memcpy(w, names[i], l);
+                w += l;
+                *w++ = i + 1 < n ? ';' : '\0';
+            }
+            sampler__nstack *ns;
+            HASH_FIND(hh, head, text, len - 1, ns);
+            if (ns != NULL) {
+                ns->weight += v->weight;
                 free(text);
+                continue;
+            }
+            ns = calloc(1, sizeof *ns);
+            char *buf = malloc(len);
+            char **nv = malloc((size_t)n * sizeof *nv);
+            if (ns == NULL || buf == NULL || nv == NULL) {
                 free(ns);
+                free(buf);
+                free(nv);
+                free(text);
                 goto oom;
+            }
+            memcpy(buf, text, len);
+            char *c = buf;
+            for (int i = 0; i < n; i++) {
+                nv[i] = c;
+                c += strlen(names[i]);
+                *c++ = '\0';
+            }
+            ns->text = text;
+            ns->buf = buf;
+            ns->names = nv;
+            ns->n = n;
+            ns->weight = v->weight;
+            sampler__profile_oom = 0;
+            HASH_ADD_KEYPTR(hh, head, ns->text, len - 1, ns);
+            if (sampler__profile_oom) {
+                sampler__nstack *chk;
+                HASH_FIND(hh, head, text, len - 1, chk);
+                if (chk == NULL) {
+                    free(nv);
+                    free(buf);
+                    free(text);
+                    free(ns);
+                    goto oom;
+                }
             }
         }
     }

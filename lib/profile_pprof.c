@@ -40,19 +40,20 @@ typedef struct sampler__pprof_build {
     size_t nstr, capstr;
     bool oom;
 
-    /* executable mappings from /proc/self/maps */
+    /* mappings: the executable segments of the modules the frames are in
+     * (as they were loaded when sampled, not as mapped now) */
     struct sampler__pmap {
+        const sampler__module *mod;
         uintptr_t start, end, offset;
-        char *path;
-        bool used;
         uint64_t id;
     } *maps;
-    size_t nmaps;
+    size_t nmaps, capmaps;
 
-    /* locations and functions, by address and by "name\0file" */
+    /* locations and functions, by frame (address and module) and by
+     * "name\0file" */
     struct sampler__ploc {
         UT_hash_handle hh;
-        uintptr_t addr;
+        const sampler__frame *frame;
         uint64_t id;
     } *locs;
     struct sampler__pfun {
@@ -109,70 +110,41 @@ static int64_t sampler__str(sampler__pprof_build *b, const char *s)
 
 /* ---- mappings ---------------------------------------------------------------- */
 
-static int sampler__pmap_cmp(const void *a, const void *b)
+/* The mapping (1-based index into b->maps) of frame f's address: the
+ * executable segment of its module that holds it. 0 when f has no module,
+ * or out of memory (b->oom). */
+static uint64_t sampler__pmap_get(sampler__pprof_build *b, const sampler__frame *f)
 {
-    const struct sampler__pmap *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static void sampler__read_maps(sampler__pprof_build *b)
-{
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (f == NULL)
-        return;
-    char line[4096 + 128];
-    size_t cap = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi, off;
-        char perms[8];
-        int pathpos = 0;
-        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %n", &lo, &hi, perms, &off, &pathpos) < 4)
-            continue;
-        if (strchr(perms, 'x') == NULL || pathpos == 0)
-            continue;
-        char *path = line + pathpos;
-        path[strcspn(path, "\n")] = '\0';
-        if (path[0] == '\0')
-            continue;
-        if (b->nmaps == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            struct sampler__pmap *m = realloc(b->maps, ncap * sizeof *m);
-            if (m == NULL) {
-                b->oom = true;
-                break;
-            }
-            b->maps = m;
-            cap = ncap;
+    const sampler__module *m = f->mod;
+    if (m == NULL)
+        return 0;
+    uintptr_t start = m->lo, end = m->hi, offset = 0;
+    for (int i = 0; i < m->nexec; i++)
+        if (f->addr >= m->exec[i].start && f->addr < m->exec[i].end) {
+            start = m->exec[i].start;
+            end = m->exec[i].end;
+            offset = m->exec[i].offset;
         }
-        struct sampler__pmap *m = &b->maps[b->nmaps];
-        memset(m, 0, sizeof *m);
-        m->start = lo;
-        m->end = hi;
-        m->offset = off;
-        m->path = strdup(path);
-        if (m->path == NULL) {
+    for (size_t i = 0; i < b->nmaps; i++)
+        if (b->maps[i].mod == m && b->maps[i].start == start)
+            return i + 1;
+    if (b->nmaps == b->capmaps) {
+        size_t cap = b->capmaps ? b->capmaps * 2 : 16;
+        struct sampler__pmap *n = realloc(b->maps, cap * sizeof *n);
+        if (n == NULL) {
             b->oom = true;
-            break;
+            return 0;
         }
-        b->nmaps++;
+        b->maps = n;
+        b->capmaps = cap;
     }
-    fclose(f);
-    qsort(b->maps, b->nmaps, sizeof *b->maps, sampler__pmap_cmp);
-}
-
-static struct sampler__pmap *sampler__find_map(sampler__pprof_build *b, uintptr_t addr)
-{
-    size_t lo = 0, hi = b->nmaps;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (addr < b->maps[mid].start)
-            hi = mid;
-        else if (addr >= b->maps[mid].end)
-            lo = mid + 1;
-        else
-            return &b->maps[mid];
-    }
-    return NULL;
+    struct sampler__pmap *pm = &b->maps[b->nmaps++];
+    memset(pm, 0, sizeof *pm);
+    pm->mod = m;
+    pm->start = start;
+    pm->end = end;
+    pm->offset = offset;
+    return b->nmaps;
 }
 
 static void sampler__build_free(sampler__pprof_build *b)
@@ -185,8 +157,6 @@ static void sampler__build_free(sampler__pprof_build *b)
     for (size_t i = 0; i < b->nstr; i++)
         free(b->table[i]);
     free(b->table);
-    for (size_t i = 0; i < b->nmaps; i++)
-        free(b->maps[i].path);
     free(b->maps);
     struct sampler__ploc *l, *ltmp;
     HASH_ITER(hh, b->locs, l, ltmp) {
@@ -223,9 +193,10 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
     if (b.table[0] == NULL)
         b.oom = true;
 
-    size_t nst = (size_t)p->nstacks, nframes = 0;
+    /* one sample per stack variant (named against other loaded objects) */
+    size_t nst = (size_t)p->nvariants, nframes = 0;
     for (sampler__pstack *st = p->stacks; st != NULL; st = st->hh.next)
-        nframes += (size_t)st->depth;
+        nframes += (size_t)st->depth * (size_t)st->nvar;
 
     int rc = SAMPLER_ENOMEM;
     SamplerPprof__Sample *samples = calloc(nst ? nst : 1, sizeof *samples);
@@ -248,117 +219,109 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
         !loc_v || !lines || !line_v || !funs || !fun_v)
         goto out;
 
-    sampler__read_maps(&b);
     uint64_t interval = sampler__profile_interval(p);
     int64_t s_thread = sampler__str(&b, "thread");
     int64_t s_tid = sampler__str(&b, "tid");
 
     size_t si = 0, li = 0;
-    for (sampler__pstack *st = p->stacks; st != NULL; st = st->hh.next, si++) {
-        SamplerPprof__Sample *s = &samples[si];
-        sampler__pprof__sample__init(s);
-        sample_v[si] = s;
-        s->location_id = loc_ids + li;
-        s->n_location_id = (size_t)st->depth;
-        for (int i = 0; i < st->depth; i++) {
-            uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
-            uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
-            struct sampler__ploc *pl;
-            HASH_FIND(hh, b.locs, &addr, sizeof addr, pl);
-            if (pl == NULL) {
-                const sampler__frame *f = sampler__profile_frame(p, pc, i);
+    for (sampler__pstack *st = p->stacks; st != NULL; st = st->hh.next) {
+        for (int vi = 0; vi < st->nvar; vi++, si++) {
+            const sampler__pvar *v = &st->var[vi];
+            SamplerPprof__Sample *s = &samples[si];
+            sampler__pprof__sample__init(s);
+            sample_v[si] = s;
+            s->location_id = loc_ids + li;
+            s->n_location_id = (size_t)st->depth;
+            for (int i = 0; i < st->depth; i++) {
+                const sampler__frame *f = sampler__profile_frame(p, st, v, i);
                 if (f == NULL)
                     goto out;
-                /* function, by name and file */
-                const char *file = f->file != NULL ? f->file : "";
-                size_t kl = strlen(f->name) + 1 + strlen(file);
-                free(key);
-                key = malloc(kl + 1);
-                if (key == NULL)
-                    goto out;
-                memcpy(key, f->name, strlen(f->name) + 1);
-                memcpy(key + strlen(f->name) + 1, file, strlen(file) + 1);
-                struct sampler__pfun *pf;
-                HASH_FIND(hh, b.funs, key, kl, pf);
-                if (pf == NULL) {
-                    pf = calloc(1, sizeof *pf);
-                    if (pf == NULL)
+                struct sampler__ploc *pl;
+                HASH_FIND(hh, b.locs, &f, sizeof f, pl);
+                if (pl == NULL) {
+                    /* function, by name and file */
+                    const char *file = f->file != NULL ? f->file : "";
+                    size_t kl = strlen(f->name) + 1 + strlen(file);
+                    free(key);
+                    key = malloc(kl + 1);
+                    if (key == NULL)
                         goto out;
-                    pf->key = key;
-                    pf->keylen = kl;
-                    key = NULL;
-                    pf->id = nfuns + 1;
+                    memcpy(key, f->name, strlen(f->name) + 1);
+                    memcpy(key + strlen(f->name) + 1, file, strlen(file) + 1);
+                    struct sampler__pfun *pf;
+                    HASH_FIND(hh, b.funs, key, kl, pf);
+                    if (pf == NULL) {
+                        pf = calloc(1, sizeof *pf);
+                        if (pf == NULL)
+                            goto out;
+                        pf->key = key;
+                        pf->keylen = kl;
+                        key = NULL;
+                        pf->id = nfuns + 1;
+                        sampler__profile_oom = 0;
+                        HASH_ADD_KEYPTR(hh, b.funs, pf->key, pf->keylen, pf);
+                        if (sampler__profile_oom) {
+                            free(pf->key);
+                            free(pf);
+                            goto out;
+                        }
+                        SamplerPprof__Function *fn = &funs[nfuns];
+                        sampler__pprof__function__init(fn);
+                        fn->id = pf->id;
+                        fn->name = sampler__str(&b, f->name);
+                        fn->system_name = fn->name;
+                        fn->filename = sampler__str(&b, f->file);
+                        fun_v[nfuns++] = fn;
+                    }
+                    pl = calloc(1, sizeof *pl);
+                    if (pl == NULL)
+                        goto out;
+                    pl->frame = f;
+                    pl->id = nlocs + 1;
                     sampler__profile_oom = 0;
-                    HASH_ADD_KEYPTR(hh, b.funs, pf->key, pf->keylen, pf);
+                    HASH_ADD(hh, b.locs, frame, sizeof pl->frame, pl);
                     if (sampler__profile_oom) {
-                        free(pf->key);
-                        free(pf);
+                        free(pl);
                         goto out;
                     }
-                    SamplerPprof__Function *fn = &funs[nfuns];
-                    sampler__pprof__function__init(fn);
-                    fn->id = pf->id;
-                    fn->name = sampler__str(&b, f->name);
-                    fn->system_name = fn->name;
-                    fn->filename = sampler__str(&b, f->file);
-                    fun_v[nfuns++] = fn;
+                    SamplerPprof__Location *loc = &locs[nlocs];
+                    sampler__pprof__location__init(loc);
+                    loc->id = pl->id;
+                    loc->address = f->addr;
+                    loc->mapping_id = sampler__pmap_get(&b, f); /* renumbered below */
+                    SamplerPprof__Line *ln = &lines[nlocs];
+                    sampler__pprof__line__init(ln);
+                    ln->function_id = pf->id;
+                    ln->line = f->line;
+                    line_v[nlocs] = ln;
+                    loc->line = &line_v[nlocs];
+                    loc->n_line = 1;
+                    loc_v[nlocs++] = loc;
                 }
-                pl = calloc(1, sizeof *pl);
-                if (pl == NULL)
-                    goto out;
-                pl->addr = addr;
-                pl->id = nlocs + 1;
-                sampler__profile_oom = 0;
-                HASH_ADD(hh, b.locs, addr, sizeof pl->addr, pl);
-                if (sampler__profile_oom) {
-                    free(pl);
-                    goto out;
-                }
-                SamplerPprof__Location *loc = &locs[nlocs];
-                sampler__pprof__location__init(loc);
-                loc->id = pl->id;
-                loc->address = addr;
-                struct sampler__pmap *m = sampler__find_map(&b, addr);
-                if (m != NULL) {
-                    m->used = true;
-                    loc->mapping_id = (uint64_t)(m - b.maps) + 1; /* renumbered below */
-                }
-                SamplerPprof__Line *ln = &lines[nlocs];
-                sampler__pprof__line__init(ln);
-                ln->function_id = pf->id;
-                ln->line = f->line;
-                line_v[nlocs] = ln;
-                loc->line = &line_v[nlocs];
-                loc->n_line = 1;
-                loc_v[nlocs++] = loc;
+                loc_ids[li++] = pl->id;
             }
-            loc_ids[li++] = pl->id;
+            s->value = values + 2 * si;
+            s->n_value = 2;
+            s->value[0] = (int64_t)v->weight;
+            s->value[1] = (int64_t)(v->weight * interval);
+            SamplerPprof__Label *lt = &labels[2 * si], *ln = &labels[2 * si + 1];
+            sampler__pprof__label__init(lt);
+            sampler__pprof__label__init(ln);
+            sampler__pthread *t = sampler__profile_thread(p, st->tid);
+            lt->key = s_thread;
+            lt->str = sampler__str(&b, t != NULL ? t->name : "[thread]");
+            ln->key = s_tid;
+            ln->num = st->tid;
+            label_v[2 * si] = lt;
+            label_v[2 * si + 1] = ln;
+            s->label = &label_v[2 * si];
+            s->n_label = 2;
         }
-        s->value = values + 2 * si;
-        s->n_value = 2;
-        s->value[0] = (int64_t)st->weight;
-        s->value[1] = (int64_t)(st->weight * interval);
-        SamplerPprof__Label *lt = &labels[2 * si], *ln = &labels[2 * si + 1];
-        sampler__pprof__label__init(lt);
-        sampler__pprof__label__init(ln);
-        sampler__pthread *t = sampler__profile_thread(p, st->tid);
-        lt->key = s_thread;
-        lt->str = sampler__str(&b, t != NULL ? t->name : "[thread]");
-        ln->key = s_tid;
-        ln->num = st->tid;
-        label_v[2 * si] = lt;
-        label_v[2 * si + 1] = ln;
-        s->label = &label_v[2 * si];
-        s->n_label = 2;
     }
 
     /* mappings that hold a location; the main executable first (pprof
      * treats the first mapping as the main binary) */
-    char exe[PATH_MAX];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[el > 0 ? el : 0] = '\0';
-    for (size_t i = 0; i < b.nmaps; i++)
-        nmaps_used += b.maps[i].used;
+    nmaps_used = b.nmaps;
     maps = calloc(nmaps_used ? nmaps_used : 1, sizeof *maps);
     map_v = calloc(nmaps_used ? nmaps_used : 1, sizeof *map_v);
     if (maps == NULL || map_v == NULL)
@@ -367,8 +330,7 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < b.nmaps; i++) {
             struct sampler__pmap *m = &b.maps[i];
-            bool is_exe = exe[0] != '\0' && strcmp(m->path, exe) == 0;
-            if (!m->used || is_exe != (pass == 0))
+            if (m->mod->main != (pass == 0))
                 continue;
             m->id = mi + 1;
             SamplerPprof__Mapping *pm = &maps[mi];
@@ -377,10 +339,15 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
             pm->memory_start = m->start;
             pm->memory_limit = m->end;
             pm->file_offset = m->offset;
-            pm->filename = sampler__str(&b, m->path);
-            char *bid = p->sym != NULL ? sampler__sym_build_id(p->sym, m->start) : NULL;
+            pm->filename = sampler__str(&b, m->mod->path);
+            char bid[2 * SAMPLER__BUILD_ID_MAX + 1];
+            static const char digits[] = "0123456789abcdef";
+            for (size_t k = 0; k < m->mod->build_id_len; k++) {
+                bid[2 * k] = digits[m->mod->build_id[k] >> 4];
+                bid[2 * k + 1] = digits[m->mod->build_id[k] & 15];
+            }
+            bid[2 * m->mod->build_id_len] = '\0';
             pm->build_id = sampler__str(&b, bid);
-            free(bid);
             pm->has_functions = 1;
             pm->has_filenames = (sampler_profile_features() & SAMPLER_PROFILE_HAVE_LIBDW) != 0;
             pm->has_line_numbers = pm->has_filenames;

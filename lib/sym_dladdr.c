@@ -1,5 +1,9 @@
 /* Symbolizer backend without libdw: dladdr(). Names only exported (dynamic)
- * symbols, so link programs with -rdynamic; no file:line, no build ids. */
+ * symbols, so link programs with -rdynamic; no file:line. dladdr() asks the
+ * loader about what is loaded now, so it is used only for a module the
+ * profile knows to be loaded (and checks that dladdr's object starts where
+ * the module does); a module unloaded since its samples were taken is named
+ * module+offset by the profile. */
 #include "profile.h"
 
 #include <dlfcn.h>
@@ -25,33 +29,32 @@ void sampler__sym_close(sampler__symbolizer *s)
     free(s);
 }
 
-int sampler__sym_lookup(sampler__symbolizer *s, uintptr_t addr, sampler__sym_result *out)
+int sampler__sym_refresh(sampler__symbolizer *s)
+{
+    (void)s;
+    return 0; /* dladdr() always sees the loaded objects of the moment */
+}
+
+void sampler__sym_module_free(sampler__module *m)
+{
+    m->sym = NULL;
+    m->sym_tried = false;
+}
+
+int sampler__sym_lookup(sampler__symbolizer *s, sampler__module *m, uintptr_t addr,
+                        bool live, sampler__sym_result *out)
 {
     (void)s;
     memset(out, 0, sizeof *out);
     Dl_info info;
-    if (addr == 0 || dladdr((void *)addr, &info) == 0)
+    if (!live || addr == 0 || dladdr((void *)addr, &info) == 0)
         return 0;
+    if ((uintptr_t)info.dli_fbase != m->lo)
+        return 0; /* not the object the profile knows there */
     if (info.dli_sname != NULL && info.dli_saddr != NULL) {
         out->func = strdup(info.dli_sname);
         if (out->func == NULL)
             return SAMPLER_ENOMEM;
     }
-    if (info.dli_fname != NULL && info.dli_fname[0] != '\0') {
-        out->module = strdup(info.dli_fname);
-        if (out->module == NULL) {
-            free(out->func);
-            out->func = NULL;
-            return SAMPLER_ENOMEM;
-        }
-        out->module_start = (uintptr_t)info.dli_fbase;
-    }
     return 0;
-}
-
-char *sampler__sym_build_id(sampler__symbolizer *s, uintptr_t addr)
-{
-    (void)s;
-    (void)addr;
-    return NULL;
 }

@@ -1,8 +1,13 @@
-/* Symbolizer backend: elfutils libdw (dwfl) on this very process. Function
- * names from the symbol tables (static functions too), file:line from DWARF
- * where present, shared libraries and PIE, build ids. Modules loaded after the
- * last report (dlopen) are found by reporting /proc/self/maps again once per
- * unknown address. */
+/* Symbolizer backend: elfutils libdw (dwfl). Function names from the symbol
+ * tables (static functions too), file:line from DWARF where present, shared
+ * libraries and PIE. Two ways to a module:
+ * - live: one Dwfl with this very process reported (dwfl_linux_proc_report,
+ *   from /proc/self/maps); the profile reports it again after the loaded
+ *   objects changed (sampler__sym_refresh) before it trusts it;
+ * - from the file: a module no longer loaded (dlclose) gets a Dwfl of its
+ *   own with its file reported at its old load address, used only if the
+ *   file's build id is the one the profile read from memory while it was
+ *   loaded. */
 #include "profile.h"
 
 #include <elfutils/libdwfl.h>
@@ -16,12 +21,20 @@ struct sampler__symbolizer {
     char *debuginfo_path; /* NULL: the default search path */
 };
 
+/* m->sym: one unloaded module's file. */
+typedef struct sampler__dw_file {
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    Dwfl_Callbacks cb;
+    char *debuginfo_path;
+} sampler__dw_file;
+
 unsigned int sampler__sym_features(void)
 {
     return SAMPLER_PROFILE_HAVE_LIBDW;
 }
 
-static int sampler__dw_report(sampler__symbolizer *s)
+int sampler__sym_refresh(sampler__symbolizer *s)
 {
     dwfl_report_begin(s->dwfl);
     int rc = dwfl_linux_proc_report(s->dwfl, getpid());
@@ -43,8 +56,7 @@ sampler__symbolizer *sampler__sym_open(void)
         free(s);
         return NULL;
     }
-    sampler__dw_report(s);
-    return s;
+    return s; /* reported by the first sampler__sym_refresh() */
 }
 
 void sampler__sym_close(sampler__symbolizer *s)
@@ -55,39 +67,73 @@ void sampler__sym_close(sampler__symbolizer *s)
     free(s);
 }
 
-static Dwfl_Module *sampler__dw_module(sampler__symbolizer *s, uintptr_t addr)
+void sampler__sym_module_free(sampler__module *m)
 {
-    Dwfl_Module *m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
-    if (m == NULL && sampler__dw_report(s) == 0)
-        m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
-    return m;
+    sampler__dw_file *f = m->sym;
+    if (f != NULL) {
+        dwfl_end(f->dwfl);
+        free(f);
+    }
+    m->sym = NULL;
+    m->sym_tried = false;
 }
 
-int sampler__sym_lookup(sampler__symbolizer *s, uintptr_t addr, sampler__sym_result *out)
+/* Whether dwfl module dm is m: same build id (when m has one) and start. */
+static bool sampler__dw_is(Dwfl_Module *dm, const sampler__module *m, bool need_build_id)
 {
-    memset(out, 0, sizeof *out);
-    if (addr == 0)
-        return 0;
-    Dwfl_Module *m = sampler__dw_module(s, addr);
-    if (m == NULL)
-        return 0;
-    Dwarf_Addr start = 0, end = 0;
-    const char *mname = dwfl_module_info(m, NULL, &start, &end, NULL, NULL, NULL, NULL);
-    if (mname != NULL) {
-        out->module = strdup(mname);
-        if (out->module == NULL)
-            return SAMPLER_ENOMEM;
-        out->module_start = (uintptr_t)start;
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int n = dwfl_module_build_id(dm, &bits, &vaddr);
+    if (m->build_id_len > 0 || need_build_id) {
+        if (n <= 0 || bits == NULL || (size_t)n != m->build_id_len ||
+            memcmp(bits, m->build_id, m->build_id_len) != 0)
+            return false;
     }
+    Dwarf_Addr start = 0;
+    dwfl_module_info(dm, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+    return need_build_id || (uintptr_t)start == m->lo;
+}
+
+/* m's file reported alone at m's load address, if its build id is m's. */
+static sampler__dw_file *sampler__dw_file_open(const sampler__module *m)
+{
+    if (m->build_id_len == 0 || m->path[0] != '/')
+        return NULL; /* nothing to prove the file is the one that was loaded */
+    sampler__dw_file *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+    f->cb.section_address = dwfl_offline_section_address;
+    f->cb.debuginfo_path = &f->debuginfo_path;
+    f->dwfl = dwfl_begin(&f->cb);
+    if (f->dwfl == NULL) {
+        free(f);
+        return NULL;
+    }
+    const char *base = strrchr(m->path, '/') + 1;
+    dwfl_report_begin(f->dwfl);
+    f->mod = dwfl_report_elf(f->dwfl, base, m->path, -1, (GElf_Addr)m->base, false);
+    if (dwfl_report_end(f->dwfl, NULL, NULL) != 0 || f->mod == NULL ||
+        !sampler__dw_is(f->mod, m, true)) {
+        dwfl_end(f->dwfl);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static int sampler__dw_addr(Dwfl_Module *dm, uintptr_t addr, sampler__sym_result *out)
+{
     GElf_Off off = 0;
     GElf_Sym sym;
-    const char *fn = dwfl_module_addrinfo(m, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
+    const char *fn =
+        dwfl_module_addrinfo(dm, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
     if (fn != NULL && fn[0] != '\0') {
         out->func = strdup(fn);
         if (out->func == NULL)
             goto oom;
     }
-    Dwfl_Line *line = dwfl_module_getsrc(m, (Dwarf_Addr)addr);
+    Dwfl_Line *line = dwfl_module_getsrc(dm, (Dwarf_Addr)addr);
     if (line != NULL) {
         int lineno = 0;
         const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
@@ -100,31 +146,30 @@ int sampler__sym_lookup(sampler__symbolizer *s, uintptr_t addr, sampler__sym_res
     }
     return 0;
 oom:
-    free(out->module);
     free(out->func);
     free(out->file);
     memset(out, 0, sizeof *out);
     return SAMPLER_ENOMEM;
 }
 
-char *sampler__sym_build_id(sampler__symbolizer *s, uintptr_t addr)
+int sampler__sym_lookup(sampler__symbolizer *s, sampler__module *m, uintptr_t addr,
+                        bool live, sampler__sym_result *out)
 {
-    Dwfl_Module *m = sampler__dw_module(s, addr);
-    if (m == NULL)
-        return NULL;
-    const unsigned char *bits = NULL;
-    GElf_Addr vaddr;
-    int n = dwfl_module_build_id(m, &bits, &vaddr);
-    if (n <= 0 || bits == NULL)
-        return NULL;
-    char *hex = malloc((size_t)n * 2 + 1);
-    if (hex == NULL)
-        return NULL;
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < n; i++) {
-        hex[2 * i] = digits[bits[i] >> 4];
-        hex[2 * i + 1] = digits[bits[i] & 15];
+    memset(out, 0, sizeof *out);
+    if (addr == 0)
+        return 0;
+    if (live && s != NULL) {
+        Dwfl_Module *dm = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
+        if (dm != NULL && sampler__dw_is(dm, m, false))
+            return sampler__dw_addr(dm, addr, out);
+        /* not the object the profile knows there: try its file */
     }
-    hex[2 * n] = '\0';
-    return hex;
+    if (!m->sym_tried) {
+        m->sym_tried = true;
+        m->sym = sampler__dw_file_open(m);
+    }
+    sampler__dw_file *f = m->sym;
+    if (f == NULL)
+        return 0; /* named module+offset */
+    return sampler__dw_addr(f->mod, addr, out);
 }

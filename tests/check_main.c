@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(sr, faults_suite());
     srunner_add_suite(sr, profile_suite());
     srunner_add_suite(sr, hostile_suite());
+    srunner_add_suite(sr, modules_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -28,6 +28,7 @@ Suite *unwind_suite(void);
 Suite *faults_suite(void);
 Suite *profile_suite(void);
 Suite *hostile_suite(void);
+Suite *modules_suite(void);
 
 /* Assert a libsampler call returned `want` and print both names if not. */
 #define ck_assert_sampler(call, want)                                                   \

@@ -40,7 +40,10 @@ extern "C" {
  * only: link programs with `-rdynamic`). Addresses that cannot be named are
  * written as `module+0xOFFSET`, or `[unknown]` outside any module. Return
  * addresses (every frame but the innermost) are looked up at pc - 1, inside
- * the call instruction. Each address is looked up once per profile.
+ * the call instruction. Each address is looked up once per profile and
+ * module: a pc is named after the library that was loaded when it was
+ * sampled, never after one loaded at the same address later (see
+ * sampler_profile_add()).
  *
  * A profiler preloaded into a program would, for example:
  * @code
@@ -161,6 +164,15 @@ SAMPLER_API void sampler_profile_free(sampler_profile *profile);
  * Add one sample: its weight is added to the entry of its (thread, stack).
  * The first sample of a thread reads the thread's name from
  * /proc/self/task/TID/comm.
+ *
+ * The sample's `time_ns` (CLOCK_MONOTONIC, when it was taken) tells which
+ * libraries were loaded then. The profile looks at the loaded libraries
+ * (dl_iterate_phdr's load and unload counters) when it is made, at every
+ * sampler_profile_drain(), and here when the sample is newer than its last
+ * look. A pc of a sample taken between a dlopen/dlclose and the profile's
+ * next look, in memory whose library changed, is written as `[unknown]`.
+ * A made-up sample with `time_ns` 0 counts as taken when the library was
+ * loaded; one from the future, as taken now.
  * @param profile the profile
  * @param sample  a sample as sampler_drain() hands it over (the program
  *                counters are copied)
@@ -188,7 +200,9 @@ SAMPLER_API int sampler_profile_sample_fn(const sampler_sample *sample, void *pr
 
 /**
  * Move every ready sample from the sampler's buffer into the profile
- * (sampler_drain() with sampler_profile_sample_fn()).
+ * (sampler_drain() with sampler_profile_sample_fn()). First the profile
+ * looks at the loaded libraries (see sampler_profile_add()), also when there
+ * is nothing to drain.
  * @param profile the profile
  * @return the number of samples drained (>= 0), or
  * @retval SAMPLER_EINVAL @p profile is NULL

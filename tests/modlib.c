@@ -1,0 +1,28 @@
+/*
+ * The modules suite's shared library, built twice (tests/Makefile.am) with
+ * TM_BURN = tm_a_burn and tm_b_burn: the same code and, since the two names
+ * have the same length, the same layout, so when one is unloaded and the other
+ * is loaded at the same address, each pc of one falls on the same instruction
+ * of the other.
+ */
+#include <stdint.h>
+
+#ifndef TM_BURN
+#error "build with -DTM_BURN=name"
+#endif
+
+uint64_t TM_BURN(uint64_t iters);
+
+static volatile uint64_t tm_sink;
+
+/* A leaf that only computes: no calls, so the interrupted pc is in here. */
+uint64_t TM_BURN(uint64_t iters)
+{
+    uint64_t x = tm_sink;
+    for (uint64_t i = 0; i < iters; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        __asm__ volatile("" : "+r"(x));
+    }
+    tm_sink = x;
+    return x;
+}
