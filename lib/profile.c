@@ -274,7 +274,9 @@ static sampler__pvar *sampler__pvar_get(sampler_profile *p, sampler__pstack *st,
     return v;
 }
 
-static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample *s)
+/* nsamples: 1 for a sample, 0 for the delayed part of one (its weight only). */
+static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample *s,
+                                       uint64_t nsamples)
 {
     /* the loaded objects the pcs are to be named in (profile_modules.c) */
     sampler__modset *ma, *mb;
@@ -324,13 +326,13 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
     sampler__pvar *v = sampler__pvar_get(p, st, ma, mb);
     if (v == NULL)
         return SAMPLER_ENOMEM;
-    v->samples++;
+    v->samples += nsamples;
     v->weight += s->weight;
-    st->samples++;
+    st->samples += nsamples;
     st->weight += s->weight;
-    t->samples++;
+    t->samples += nsamples;
     t->weight += s->weight;
-    p->samples++;
+    p->samples += nsamples;
     p->weight += s->weight;
     return 0;
 }
@@ -341,7 +343,19 @@ int sampler_profile_add(sampler_profile *p, const sampler_sample *s)
         (s->depth > 0 && s->pcs == NULL))
         return SAMPLER_EINVAL;
     pthread_mutex_lock(&p->lock);
-    int rc = sampler__profile_add_locked(p, s);
+    int rc = sampler__profile_add_locked(p, s, 1);
+    if (rc == 0 && s->delayed_weight > 0) {
+        /* Intervals the thread ran with the signal blocked: a frame of their
+         * own under the thread, not the unblocking call's (ARCHITECTURE.md
+         * "Late signals"). */
+        static const uintptr_t delayed_pc = SAMPLER__PC_DELAYED;
+        sampler_sample d = *s;
+        d.depth = 1;
+        d.pcs = &delayed_pc;
+        d.weight = s->delayed_weight;
+        d.delayed_weight = 0;
+        rc = sampler__profile_add_locked(p, &d, 0);
+    }
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -462,7 +476,9 @@ const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__
 {
     uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
     uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
-    const sampler__module *cm = sampler__mods_resolve(v->ma, v->mb, addr);
+    bool delayed = i == 0 && pc == SAMPLER__PC_DELAYED;
+    const sampler__module *cm =
+        delayed ? SAMPLER__MODULE_UNKNOWN : sampler__mods_resolve(v->ma, v->mb, addr);
     sampler__module *m = cm == SAMPLER__MODULE_UNKNOWN ? NULL : (sampler__module *)cm;
     uintptr_t key[2] = {addr, m != NULL ? m->id : 0};
     sampler__frame *f;
@@ -482,7 +498,9 @@ const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__
     f->line = r.line;
     f->mod = m;
     r.func = r.file = NULL;
-    if (f->func != NULL) {
+    if (delayed) {
+        f->name = strdup("[signal delayed]");
+    } else if (f->func != NULL) {
         f->name = sampler__strdup_clean(f->func);
     } else if (m != NULL) {
         const char *base = strrchr(m->path, '/');

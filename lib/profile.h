@@ -169,6 +169,9 @@ typedef struct sampler__pstack {
     size_t keylen;       /* bytes of key[] */
     uintptr_t key[];
 } sampler__pstack;
+/* The one-frame stack that holds a sample's delayed_weight (a late signal's
+ * intervals spent with the signal blocked): never a code address. */
+#define SAMPLER__PC_DELAYED ((uintptr_t)1)
 #define SAMPLER__PSTACK_PCS(st) ((st)->key + 2)
 
 typedef struct sampler__pthread {

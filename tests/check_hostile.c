@@ -14,12 +14,15 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <sampler/profile.h>
+
 #include <errno.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -257,6 +260,43 @@ START_TEST(blocked_signal_none_when_never_blocked)
 }
 END_TEST
 
+/* The profile writers show delayed weight as a frame of its own under the
+ * thread, and the sample's stack keeps only its on-time weight. */
+START_TEST(blocked_signal_weight_has_its_own_frame_in_profiles)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[1] = {(uintptr_t)&hs_delay_fn};
+    sampler_sample s = {.tid = tu_gettid(), .depth = 1, .time_ns = tu_now_ns(), .weight = 2,
+                        .pcs = pcs, .delayed_weight = 28};
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_sampler(sampler_profile_write_folded(p, f, 0), 0);
+    fclose(f);
+    uint64_t delayed = 0, other = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *sp = strrchr(line, ' ');
+        ck_assert_ptr_nonnull(sp);
+        uint64_t w = strtoull(sp + 1, NULL, 10);
+        if (strstr(line, "[signal delayed]") != NULL)
+            delayed += w;
+        else
+            other += w;
+    }
+    free(text);
+    ck_assert_uint_eq(delayed, 28);
+    ck_assert_uint_eq(other, 2);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.samples, 1); /* one sample, its delayed part is weight */
+    ck_assert_uint_eq(t.weight, 30);
+    sampler_profile_free(p);
+}
+END_TEST
+
 /* ---- the buffer ------------------------------------------------------------ */
 
 static long hs_rss_kb(void)
@@ -457,6 +497,7 @@ Suite *hostile_suite(void)
     tcase_add_test(tc, interval_minimum_wall_clock_is_usable);
     tcase_add_test(tc, blocked_signal_weight_is_kept_apart);
     tcase_add_test(tc, blocked_signal_none_when_never_blocked);
+    tcase_add_test(tc, blocked_signal_weight_has_its_own_frame_in_profiles);
     tcase_add_test(tc, buffer_bounded_by_bytes_and_not_touched_at_start);
     tcase_add_test(tc, sigpending_reserve_left_to_the_program);
     tcase_add_test(tc, walker_management_calls_get_ebusy);
