@@ -1067,8 +1067,8 @@ END_TEST
 
 /* ==== 6. fork in a loop while sampling ============================================ */
 
-#define FORK_N 200 /* at most */
-#define FORK_MIN 20 /* at least, however slow the machine */
+#define FORK_N 200         /* at most */
+#define FORK_MIN 20        /* at least, however slow the machine */
 #define FORK_BUDGET_S 20.0 /* more than FORK_MIN only while within this */
 
 typedef struct fk_busy {
@@ -1176,9 +1176,10 @@ START_TEST(fork_in_a_loop_while_sampling)
         }
     }
     uint64_t t_last = tu_now_ns();
-    ck_assert_msg(bad == 0, "%d of %d children failed; last status %#x (%s %d)", bad, r.done,
-                  bad_status, WIFSIGNALED(bad_status) ? "signal" : "exit code",
-                  WIFSIGNALED(bad_status) ? WTERMSIG(bad_status) : WEXITSTATUS(bad_status));
+    ck_assert_msg(bad == 0, "%d of %d children failed; last status %#x (%s %d)", bad,
+                  r.done, bad_status, WIFSIGNALED(bad_status) ? "signal" : "exit code",
+                  WIFSIGNALED(bad_status) ? WTERMSIG(bad_status)
+                                          : WEXITSTATUS(bad_status));
 
     /* The parent samples on after the forks: bounded by the CPU the busy
      * thread burnt since the last fork (3 samples at 100 µs need a few ms). */
@@ -1204,9 +1205,10 @@ START_TEST(fork_in_a_loop_while_sampling)
     fa_drain(&sc);
     fa_check_stopped(baseline);
     sampler_stats st = tu_stats();
-    printf("faults: %d forks (of %d; %d children ran a sampler cycle) in %.2f s, all exited "
-           "0; parent: %" PRIu64 " signals, %" PRIu64 " samples\n",
-           r.done, FORK_N, cycles, (double)(t_last - t0) / 1e9, st.signals, st.samples);
+    printf(
+        "faults: %d forks (of %d; %d children ran a sampler cycle) in %.2f s, all exited "
+        "0; parent: %" PRIu64 " signals, %" PRIu64 " samples\n",
+        r.done, FORK_N, cycles, (double)(t_last - t0) / 1e9, st.signals, st.samples);
 }
 END_TEST
 

@@ -10,8 +10,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -184,7 +184,8 @@ static void fk_wait_stored_samples(const busy *b, uint64_t want)
     tu_budget_start(&bu, tu_thread_clock(b->th), WAIT_CPU_NS, WAIT_BACKSTOP_S);
     uint64_t got;
     while ((got = tu_stats().samples) < want) {
-        ck_assert_msg(!tu_budget_spent(&bu), "only %llu samples after %.0f ms of CPU (%.1f s)",
+        ck_assert_msg(!tu_budget_spent(&bu),
+                      "only %llu samples after %.0f ms of CPU (%.1f s)",
                       (unsigned long long)got, (double)tu_budget_cpu_used(&bu) / 1e6,
                       tu_budget_wall_used(&bu));
         tu_nap_us(1000);
@@ -203,10 +204,11 @@ static void fk_wait_samples_of(const busy *b, uint64_t want)
         ck_assert_int_ge(sampler_drain(fk_tid_cb, n, 0), 0);
         if (n[1] >= want)
             return;
-        ck_assert_msg(!tu_budget_spent(&bu),
-                      "thread %d: %llu samples, want %llu, after %.0f ms of its CPU (%.1f s)",
-                      (int)tid, (unsigned long long)n[1], (unsigned long long)want,
-                      (double)tu_budget_cpu_used(&bu) / 1e6, tu_budget_wall_used(&bu));
+        ck_assert_msg(
+            !tu_budget_spent(&bu),
+            "thread %d: %llu samples, want %llu, after %.0f ms of its CPU (%.1f s)",
+            (int)tid, (unsigned long long)n[1], (unsigned long long)want,
+            (double)tu_budget_cpu_used(&bu) / 1e6, tu_budget_wall_used(&bu));
         tu_nap_us(1000);
     }
 }
@@ -249,7 +251,8 @@ START_TEST(fork_from_sampled_thread)
         tu_budget bu;
         tu_budget_start(&bu, CLOCK_THREAD_CPUTIME_ID, WAIT_CPU_NS, WAIT_BACKSTOP_S);
         while (tu_stats().signals == s0) {
-            ck_assert_msg(!tu_budget_spent(&bu), "fork %d: no signal after %.0f ms of CPU", i,
+            ck_assert_msg(!tu_budget_spent(&bu),
+                          "fork %d: no signal after %.0f ms of CPU", i,
                           (double)tu_budget_cpu_used(&bu) / 1e6);
             tu_burn_cpu_ns(200000);
         }

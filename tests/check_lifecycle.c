@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* Every call that needs a started sampler says so before start. */
@@ -113,8 +113,8 @@ END_TEST
 /* ---- many start/stop cycles under load ------------------------------------- */
 
 #define CYCLE_THREADS 4
-#define CYCLES 1000 /* at most; times SAMPLER_TEST_SCALE: see tu_scaled() */
-#define CYCLES_MIN 50 /* at least, however slow the machine */
+#define CYCLES 1000          /* at most; times SAMPLER_TEST_SCALE: see tu_scaled() */
+#define CYCLES_MIN 50        /* at least, however slow the machine */
 #define CYCLES_BUDGET_S 30.0 /* more than CYCLES_MIN only while within this */
 #define CYCLE_INTERVAL_NS 100000ULL /* 100 µs of CPU */
 
@@ -187,8 +187,9 @@ START_TEST(start_stop_cycles_under_load)
          * scheduled once (bounded by the wall-clock backstop). */
         tu_budget_start(&bu, CLOCK_PROCESS_CPUTIME_ID, UINT64_MAX, 10);
         while (atomic_load(&c.registered) < cycle * CYCLE_THREADS) {
-            ck_assert_msg(!tu_budget_spent(&bu), "cycle %d: workers did not register in %.1f s",
-                          cycle, tu_budget_wall_used(&bu));
+            ck_assert_msg(!tu_budget_spent(&bu),
+                          "cycle %d: workers did not register in %.1f s", cycle,
+                          tu_budget_wall_used(&bu));
             tu_nap_us(50);
         }
         ck_assert_msg(atomic_load(&c.reg_errors) == 0, "cycle %d: register returned %s", cycle,
@@ -199,8 +200,9 @@ START_TEST(start_stop_cycles_under_load)
         tu_budget_start(&bu, CLOCK_PROCESS_CPUTIME_ID, 1000000000ULL, 30);
         while (tu_stats().signals == 0) {
             ck_assert_msg(!tu_budget_spent(&bu),
-                          "cycle %d: no timer signal after %.0f ms of CPU (%.1f s)", cycle,
-                          (double)tu_budget_cpu_used(&bu) / 1e6, tu_budget_wall_used(&bu));
+                          "cycle %d: no timer signal after %.0f ms of CPU (%.1f s)",
+                          cycle, (double)tu_budget_cpu_used(&bu) / 1e6,
+                          tu_budget_wall_used(&bu));
             tu_nap_us(50);
         }
         ck_assert_sampler(sampler_stop(), 0);
@@ -218,9 +220,10 @@ START_TEST(start_stop_cycles_under_load)
     atomic_store(&c.quit, 1);
     for (int i = 0; i < CYCLE_THREADS; i++)
         ck_assert_int_eq(pthread_join(th[i], NULL), 0);
-    printf("lifecycle: %d start/stop cycles (of %d) in %.1f s, %llu signals, %llu samples\n",
-           r.done, r.max, tu_rounds_secs(&r), (unsigned long long)total_signals,
-           (unsigned long long)total_samples);
+    printf(
+        "lifecycle: %d start/stop cycles (of %d) in %.1f s, %llu signals, %llu samples\n",
+        r.done, r.max, tu_rounds_secs(&r), (unsigned long long)total_signals,
+        (unsigned long long)total_samples);
     ck_assert_int_eq(cycles_with_signals, r.done);
     ck_assert_uint_gt(total_signals, 0);
     ck_assert_uint_gt(total_samples, 0);

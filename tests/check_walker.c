@@ -12,12 +12,12 @@
 #include "testutil.h"
 
 #include <dlfcn.h>
-#include <stdio.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -27,7 +27,7 @@
 #define WK_INTERVAL_NS 4000000ULL
 /* A wait for n samples fails once the sampled thread burnt this much CPU
  * without them (about 10x what n samples need), or after the backstop. */
-#define WK_WAIT_CPU_NS(n) (1000000000ULL + 10 * (n) * WK_INTERVAL_NS)
+#define WK_WAIT_CPU_NS(n) (1000000000ULL + 10 * (n)*WK_INTERVAL_NS)
 #define WK_WAIT_BACKSTOP_S 30.0
 #define WK_CHAIN_SAMPLES 40
 
@@ -296,18 +296,20 @@ START_TEST(fp_walker_returns_known_chain)
     while ((n = sampler_drain(wk_chain_cb, &c, 0)) > 0)
         ;
     ck_assert_int_ge(n, 0);
-    printf("walker: chain (%s): %llu samples, %llu in order, leaf in c %llu, in its clock "
-           "read %llu\n",
-           _i == 0 ? "self" : "by tid", (unsigned long long)c.n,
-           (unsigned long long)c.in_order, (unsigned long long)(c.pc_in_c - c.pc_in_clock),
-           (unsigned long long)c.pc_in_clock);
+    printf(
+        "walker: chain (%s): %llu samples, %llu in order, leaf in c %llu, in its clock "
+        "read %llu\n",
+        _i == 0 ? "self" : "by tid", (unsigned long long)c.n,
+        (unsigned long long)c.in_order, (unsigned long long)(c.pc_in_c - c.pc_in_clock),
+        (unsigned long long)c.pc_in_clock);
     ck_assert_uint_ge(c.n, WK_CHAIN_SAMPLES);
     ck_assert_msg(c.in_order * 10 >= c.n * 9, "c, b, a in order in %llu of %llu samples",
                   (unsigned long long)c.in_order, (unsigned long long)c.n);
-    ck_assert_msg(c.pc_in_c * 10 >= c.n * 9,
-                  "pc in c (or its clock read) in %llu of %llu samples; others: [%s] [%s] [%s]",
-                  (unsigned long long)c.pc_in_c, (unsigned long long)c.n, c.odd[0], c.odd[1],
-                  c.odd[2]);
+    ck_assert_msg(
+        c.pc_in_c * 10 >= c.n * 9,
+        "pc in c (or its clock read) in %llu of %llu samples; others: [%s] [%s] [%s]",
+        (unsigned long long)c.pc_in_c, (unsigned long long)c.n, c.odd[0], c.odd[1],
+        c.odd[2]);
     ck_assert_uint_eq(c.reversed, 0);
 }
 END_TEST
