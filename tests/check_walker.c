@@ -249,9 +249,10 @@ static int wk_chain_cb(const sampler_sample *s, void *arg)
     if ((ib >= 0 && ic > ib) || (ia >= 0 && ib > ia))
         c->reversed++;
     /* The interrupted pc comes first: in c, or in c's clock read with c
-     * right after the clock read's frames. */
+     * right after the clock read's frames (at most 4: wk_chain_clock, a
+     * sanitizer's interceptor, libc, the vDSO). */
     bool leaf_ok = ic == 0;
-    if (ic > 0) {
+    if (ic > 0 && ic <= 4) {
         leaf_ok = true;
         for (int i = 0; i < ic; i++)
             leaf_ok = leaf_ok && wk_in_clock_read(s->pcs[i]);
