@@ -1067,7 +1067,9 @@ END_TEST
 
 /* ==== 6. fork in a loop while sampling ============================================ */
 
-#define FORK_N 200
+#define FORK_N 200         /* at most */
+#define FORK_MIN 20        /* at least, however slow the machine */
+#define FORK_BUDGET_S 20.0 /* more than FORK_MIN only while within this */
 
 typedef struct fk_busy {
     pthread_t th;
@@ -1113,8 +1115,15 @@ static int fk_child_cycle(void)
 
 /* FORK_N forks while two busy threads (and this one) are sampled at 100 µs;
  * most children _exit(0) at once, every fourth first runs a start / register /
- * stop cycle of its own. Every child exits 0 within 10 s; the parent keeps
- * sampling (samples after the last fork) and stops clean. */
+ * stop cycle of its own. Every child exits 0 within 10 s (stretched by
+ * CK_TIMEOUT_MULTIPLIER); the parent keeps sampling (samples after the last
+ * fork) and stops clean.
+ *
+ * Bounded by work: after FORK_MIN forks the loop ends once FORK_BUDGET_S
+ * seconds have passed (a fork costs up to ~1 s under TSan on a busy machine
+ * at 4987dd2; each fork done is checked in full). The wait for samples after
+ * the last fork starts at the last fork and fails only once the busy thread
+ * burnt a full second of CPU since then without 3 samples. */
 START_TEST(fork_in_a_loop_while_sampling)
 {
     int baseline = tu_count_timers();
@@ -1134,22 +1143,25 @@ START_TEST(fork_in_a_loop_while_sampling)
     ck_assert_sampler(sampler_thread_register(NULL), 0);
 
     int bad = 0, bad_status = 0, cycles = 0;
+    const double child_limit_s = 10 * tu_timeout_factor();
     uint64_t t0 = tu_now_ns();
-    for (int k = 0; k < FORK_N; k++) {
+    tu_rounds r;
+    for (tu_rounds_init(&r, FORK_N, FORK_MIN, FORK_BUDGET_S); tu_rounds_next(&r);) {
+        const int k = r.done - 1;
         bool cycle = k % 4 == 3;
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0)
             _exit(cycle ? fk_child_cycle() : 0);
         cycles += cycle;
-        uint64_t child_deadline = tu_now_ns() + 10000000000ULL;
+        uint64_t child_deadline = tu_now_ns() + (uint64_t)(child_limit_s * 1e9);
         int status = 0;
         pid_t got;
         while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
             if (tu_now_ns() > child_deadline) {
                 kill(pid, SIGKILL);
                 waitpid(pid, &status, 0);
-                ck_abort_msg("fork %d: the child hung", k);
+                ck_abort_msg("fork %d: the child hung (%.0f s)", k, child_limit_s);
             }
             tu_nap_us(100);
         }
@@ -1164,18 +1176,25 @@ START_TEST(fork_in_a_loop_while_sampling)
         }
     }
     uint64_t t_last = tu_now_ns();
-    ck_assert_msg(bad == 0, "%d of %d children failed; last status %#x (%s %d)", bad, FORK_N,
-                  bad_status, WIFSIGNALED(bad_status) ? "signal" : "exit code",
-                  WIFSIGNALED(bad_status) ? WTERMSIG(bad_status) : WEXITSTATUS(bad_status));
+    ck_assert_msg(bad == 0, "%d of %d children failed; last status %#x (%s %d)", bad,
+                  r.done, bad_status, WIFSIGNALED(bad_status) ? "signal" : "exit code",
+                  WIFSIGNALED(bad_status) ? WTERMSIG(bad_status)
+                                          : WEXITSTATUS(bad_status));
 
-    /* The parent samples on after the forks. */
+    /* The parent samples on after the forks: bounded by the CPU the busy
+     * thread burnt since the last fork (3 samples at 100 µs need a few ms). */
     fa_scan sc = {.tid = b[0].tid, .after = t_last};
+    tu_budget bu;
+    tu_budget_start(&bu, tu_thread_clock(b[0].th), 1000000000ULL, 20);
     for (;;) {
         fa_drain(&sc);
         if (sc.n_tid_after >= 3)
             break;
-        ck_assert_msg(tu_now_ns() < deadline + 10000000000ULL,
-                      "busy thread not sampled after the forks (%" PRIu64 ")", sc.n_tid_after);
+        ck_assert_msg(!tu_budget_spent(&bu),
+                      "busy thread not sampled after the forks (%" PRIu64
+                      ") in %.0f ms of its CPU (%.1f s)",
+                      sc.n_tid_after, (double)tu_budget_cpu_used(&bu) / 1e6,
+                      tu_budget_wall_used(&bu));
         tu_nap_us(2000);
     }
     ck_assert_sampler(sampler_stop(), 0);
@@ -1186,9 +1205,10 @@ START_TEST(fork_in_a_loop_while_sampling)
     fa_drain(&sc);
     fa_check_stopped(baseline);
     sampler_stats st = tu_stats();
-    printf("faults: %d forks (%d children ran a sampler cycle) in %.2f s, all exited 0; "
-           "parent: %" PRIu64 " signals, %" PRIu64 " samples\n",
-           FORK_N, cycles, (double)(t_last - t0) / 1e9, st.signals, st.samples);
+    printf(
+        "faults: %d forks (of %d; %d children ran a sampler cycle) in %.2f s, all exited "
+        "0; parent: %" PRIu64 " signals, %" PRIu64 " samples\n",
+        r.done, FORK_N, cycles, (double)(t_last - t0) / 1e9, st.signals, st.samples);
 }
 END_TEST
 

@@ -8,10 +8,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-/* Sleep about `us` microseconds: only used between polls of a bounded wait. */
 /* Every call that needs a started sampler says so before start. */
 START_TEST(calls_before_start_return_enotstarted)
 {
@@ -113,7 +113,9 @@ END_TEST
 /* ---- many start/stop cycles under load ------------------------------------- */
 
 #define CYCLE_THREADS 4
-#define CYCLES 1000 /* times SAMPLER_TEST_SCALE: see tu_scaled() */
+#define CYCLES 1000          /* at most; times SAMPLER_TEST_SCALE: see tu_scaled() */
+#define CYCLES_MIN 50        /* at least, however slow the machine */
+#define CYCLES_BUDGET_S 30.0 /* more than CYCLES_MIN only while within this */
 #define CYCLE_INTERVAL_NS 100000ULL /* 100 µs of CPU */
 
 typedef struct cycle_ctx {
@@ -146,13 +148,19 @@ static void *cycle_worker(void *arg)
     return NULL;
 }
 
-/* 1000 start/stop cycles while 4 threads burn CPU and are sampled at 100 µs
- * (the count is scaled by SAMPLER_TEST_SCALE: CI's valgrind run sets it,
- * since valgrind serializes the threads and emulates each instruction). Each
- * cycle waits until at least one timer signal was handled, then stops while
- * the signals are still coming: a pending SIGPROF leaking past stop would hit
- * SIG_DFL and kill the test. After each stop the registry is empty and the
- * process has no more timers than before. */
+/* Up to 1000 start/stop cycles while 4 threads burn CPU and are sampled at
+ * 100 µs (the count is scaled by SAMPLER_TEST_SCALE: CI's valgrind and TSan
+ * runs set it). Each cycle waits until at least one timer signal was handled,
+ * then stops while the signals are still coming: a pending SIGPROF leaking
+ * past stop would hit SIG_DFL and kill the test. After each stop the registry
+ * is empty and the process has no more timers than before.
+ *
+ * Bounded by work, not by a count that a loaded machine cannot finish in
+ * check's timeout: after CYCLES_MIN cycles the loop ends once CYCLES_BUDGET_S
+ * seconds have passed (every cycle it runs is checked in full; the count is
+ * printed). The wait for a signal fails only once the process burnt a full
+ * second of CPU since start without one (4 threads registered at 100 µs: a
+ * few ms suffice), so a starved or sanitized process waits longer instead. */
 START_TEST(start_stop_cycles_under_load)
 {
     static cycle_ctx c;
@@ -166,26 +174,35 @@ START_TEST(start_stop_cycles_under_load)
 
     sampler_config cfg;
     tu_config(&cfg, CYCLE_INTERVAL_NS);
-    const int cycles = tu_scaled(CYCLES);
+    tu_rounds r;
     uint64_t total_signals = 0, total_samples = 0;
     int cycles_with_signals = 0;
-    for (int cycle = 1; cycle <= cycles; cycle++) {
+    for (tu_rounds_init(&r, tu_scaled(CYCLES), CYCLES_MIN, CYCLES_BUDGET_S);
+         tu_rounds_next(&r);) {
+        const int cycle = r.done;
+        tu_budget bu;
         ck_assert_sampler(sampler_start(&cfg), 0);
         atomic_store(&c.go, cycle);
-        /* Bounded wait: every worker registered for this cycle. */
-        uint64_t deadline = tu_now_ns() + 10000000000ULL;
+        /* Every worker registered for this cycle: they only need to be
+         * scheduled once (bounded by the wall-clock backstop). */
+        tu_budget_start(&bu, CLOCK_PROCESS_CPUTIME_ID, UINT64_MAX, 10);
         while (atomic_load(&c.registered) < cycle * CYCLE_THREADS) {
-            ck_assert_msg(tu_now_ns() < deadline, "cycle %d: workers did not register", cycle);
+            ck_assert_msg(!tu_budget_spent(&bu),
+                          "cycle %d: workers did not register in %.1f s", cycle,
+                          tu_budget_wall_used(&bu));
             tu_nap_us(50);
         }
         ck_assert_msg(atomic_load(&c.reg_errors) == 0, "cycle %d: register returned %s", cycle,
                       sampler_err_name(atomic_load(&c.last_error)));
         ck_assert_uint_eq(tu_stats().threads, CYCLE_THREADS);
         ck_assert_int_eq(tu_count_timers(), base_timers + CYCLE_THREADS);
-        /* Bounded wait: this cycle's timers delivered at least one signal. */
-        deadline = tu_now_ns() + 10000000000ULL;
+        /* This cycle's timers delivered at least one signal. */
+        tu_budget_start(&bu, CLOCK_PROCESS_CPUTIME_ID, 1000000000ULL, 30);
         while (tu_stats().signals == 0) {
-            ck_assert_msg(tu_now_ns() < deadline, "cycle %d: no timer signal in 10 s", cycle);
+            ck_assert_msg(!tu_budget_spent(&bu),
+                          "cycle %d: no timer signal after %.0f ms of CPU (%.1f s)",
+                          cycle, (double)tu_budget_cpu_used(&bu) / 1e6,
+                          tu_budget_wall_used(&bu));
             tu_nap_us(50);
         }
         ck_assert_sampler(sampler_stop(), 0);
@@ -203,7 +220,11 @@ START_TEST(start_stop_cycles_under_load)
     atomic_store(&c.quit, 1);
     for (int i = 0; i < CYCLE_THREADS; i++)
         ck_assert_int_eq(pthread_join(th[i], NULL), 0);
-    ck_assert_int_eq(cycles_with_signals, cycles);
+    printf(
+        "lifecycle: %d start/stop cycles (of %d) in %.1f s, %llu signals, %llu samples\n",
+        r.done, r.max, tu_rounds_secs(&r), (unsigned long long)total_signals,
+        (unsigned long long)total_samples);
+    ck_assert_int_eq(cycles_with_signals, r.done);
     ck_assert_uint_gt(total_signals, 0);
     ck_assert_uint_gt(total_samples, 0);
     ck_assert_int_eq(tu_count_timers(), base_timers);

@@ -139,3 +139,73 @@ int tu_scaled(int n)
     double v = (double)n * f + 0.5;
     return v < 1 ? 1 : v > 1e9 ? 1000000000 : (int)v;
 }
+
+double tu_timeout_factor(void)
+{
+    const char *env = getenv("CK_TIMEOUT_MULTIPLIER");
+    if (env == NULL || *env == '\0')
+        return 1;
+    char *end;
+    double f = strtod(env, &end);
+    return *end == '\0' && f >= 1 ? f : 1;
+}
+
+static uint64_t tu_clock_read(clockid_t clk)
+{
+    struct timespec ts;
+    ck_assert_int_eq(clock_gettime(clk, &ts), 0);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void tu_budget_start(tu_budget *b, clockid_t clk, uint64_t cpu_ns, double wall_s)
+{
+    b->clk = clk;
+    b->cpu0 = tu_clock_read(clk);
+    b->cpu_ns = cpu_ns;
+    b->wall0 = tu_now_ns();
+    b->wall_ns = (uint64_t)(wall_s * tu_timeout_factor() * 1e9);
+}
+
+uint64_t tu_budget_cpu_used(const tu_budget *b)
+{
+    return tu_clock_read(b->clk) - b->cpu0;
+}
+
+double tu_budget_wall_used(const tu_budget *b)
+{
+    return (double)(tu_now_ns() - b->wall0) / 1e9;
+}
+
+int tu_budget_spent(const tu_budget *b)
+{
+    return tu_budget_cpu_used(b) >= b->cpu_ns || tu_now_ns() - b->wall0 >= b->wall_ns;
+}
+
+clockid_t tu_thread_clock(pthread_t th)
+{
+    clockid_t clk;
+    ck_assert_int_eq(pthread_getcpuclockid(th, &clk), 0);
+    return clk;
+}
+
+void tu_rounds_init(tu_rounds *r, int max, int min, double budget_s)
+{
+    r->max = max;
+    r->min = min < max ? min : max;
+    r->done = 0;
+    r->t0 = tu_now_ns();
+    r->end = r->t0 + (uint64_t)(budget_s * 1e9);
+}
+
+int tu_rounds_next(tu_rounds *r)
+{
+    if (r->done >= r->max || (r->done >= r->min && tu_now_ns() >= r->end))
+        return 0;
+    r->done++;
+    return 1;
+}
+
+double tu_rounds_secs(const tu_rounds *r)
+{
+    return (double)(tu_now_ns() - r->t0) / 1e9;
+}

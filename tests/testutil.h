@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <sampler.h>
 
@@ -77,6 +78,57 @@ typedef struct tu_watchdog {
 } tu_watchdog;
 void tu_watchdog_start(tu_watchdog *w, double seconds, const char *what);
 void tu_watchdog_stop(tu_watchdog *w);
+
+/* ---- bounds sized for a loaded machine and for sanitizers ---------------------- *
+ *
+ * CI runs on 2 cores that may be busy with other work, and the sanitizer builds
+ * run 2-3x (ASan) to 5-15x (TSan) slower. A wait or a loop bounded by a fixed
+ * wall-clock time or a fixed count of slow operations then fails or times out
+ * although nothing is wrong. So:
+ *  - a wait for samples is bounded by the CPU time the sampled threads burnt
+ *    (samples come per CPU time: a slow build or a crowded machine makes the
+ *    wait longer, never the bound tighter), with a wall-clock backstop that
+ *    stretches with check's timeouts (CK_TIMEOUT_MULTIPLIER);
+ *  - a loop of costly rounds (fork, start/stop) ends early once a time budget
+ *    is spent, after a minimum number of rounds: each round it does is fully
+ *    checked, and the test prints how many it did. */
+
+/* check's CK_TIMEOUT_MULTIPLIER (CI sets 4 for the sanitizer and valgrind
+ * runs), or 1 when unset: the factor check applies to every case's timeout. */
+double tu_timeout_factor(void);
+
+/* A wait bounded by work done. tu_budget_start(): the wait may last until the
+ * CPU clock `clk` (a thread's, from pthread_getcpuclockid(), or
+ * CLOCK_PROCESS_CPUTIME_ID) advanced `cpu_ns`, or, as a backstop for threads
+ * that get no CPU at all, `wall_s` x tu_timeout_factor() seconds passed.
+ * tu_budget_spent() is true once either is used up. */
+typedef struct tu_budget {
+    clockid_t clk;
+    uint64_t cpu0, cpu_ns;
+    uint64_t wall0, wall_ns;
+} tu_budget;
+void tu_budget_start(tu_budget *b, clockid_t clk, uint64_t cpu_ns, double wall_s);
+int tu_budget_spent(const tu_budget *b);
+/* CPU time (ns) of the budget's clock, and wall time (s), used so far. */
+uint64_t tu_budget_cpu_used(const tu_budget *b);
+double tu_budget_wall_used(const tu_budget *b);
+/* The CPU clock of thread `th`; fails the test if it has none. */
+clockid_t tu_thread_clock(pthread_t th);
+
+/* A loop of costly rounds: up to `max`, ending early once `min` (<= max) are
+ * done and `budget_s` seconds (not stretched: a slow build does fewer rounds)
+ * passed since tu_rounds_init(). Use as
+ *     for (tu_rounds_init(&r, max, min, s); tu_rounds_next(&r);)
+ *         ... round r.done (1-based) ...
+ */
+typedef struct tu_rounds {
+    int max, min, done;
+    uint64_t t0, end;
+} tu_rounds;
+void tu_rounds_init(tu_rounds *r, int max, int min, double budget_s);
+int tu_rounds_next(tu_rounds *r);
+/* Seconds since tu_rounds_init(). */
+double tu_rounds_secs(const tu_rounds *r);
 
 /* Repetition counts scaled by the environment variable SAMPLER_TEST_SCALE (a
  * factor, e.g. 0.02): CI sets it for the valgrind run, where threads are
