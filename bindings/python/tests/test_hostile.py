@@ -1,16 +1,8 @@
 """What a program does to the sampler's signal is seen from Python too."""
 import signal
-import time
 
 import sampler
-
-
-def _burn(seconds):
-    end = time.thread_time() + seconds
-    n = 0
-    while time.thread_time() < end:
-        n += sum(i * i for i in range(100))
-    return n
+from conftest import burn_cpu
 
 
 def test_blocked_signal_weight_is_delayed_weight():
@@ -18,10 +10,10 @@ def test_blocked_signal_weight_is_delayed_weight():
     try:
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPROF})
         try:
-            _burn(0.3)
+            burn_cpu(0.3)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        _burn(0.01)
+        burn_cpu(0.01)
     finally:
         sampler.stop()
     got = sampler.drain()
