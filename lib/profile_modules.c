@@ -164,8 +164,8 @@ static int sampler__snap_cb(struct dl_phdr_info *info, size_t size, void *arg)
         return 0; /* nothing mapped */
     r->lo = sampler__page_down(r->lo);
     const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
-    r->main = first && name[0] == '\0';
-    if (r->main)
+    r->main = first; /* the loader reports the program first */
+    if (r->main && name[0] == '\0')
         name = sampler__exe[0] != '\0' ? sampler__exe : "[main]";
     else if (sampler__vdso != 0 && r->lo == sampler__vdso)
         name = "[vdso]";
@@ -423,8 +423,7 @@ void sampler__mods_free(sampler_profile *p)
         s = next;
     }
     sampler__module *mod, *tmp;
-    HASH_ITER(hh, m->modules, mod, tmp)
-    {
+    HASH_ITER(hh, m->modules, mod, tmp) {
         HASH_DEL(m->modules, mod);
         sampler__sym_module_free(mod);
         free(mod->path);
@@ -459,8 +458,8 @@ int sampler__mods_observe(sampler_profile *p)
     sampler__snap s;
     if (sampler__snap_take(&s) < 0)
         return SAMPLER_ENOMEM;
-    if (s.adds == l->adds &&
-        s.subs == l->subs) { /* cannot happen: the counters only grow */
+    if (s.adds == l->adds && s.subs == l->subs) {
+        /* changed back? cannot happen: the counters only grow */
         l->last_lo = s.t_lo;
         sampler__snap_free(&s);
         return 0;
