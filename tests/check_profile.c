@@ -1181,8 +1181,8 @@ START_TEST(test_fork_handler_order)
         ck_abort_msg("deadlock: fork() while sampler_start() waits for a drain callback "
                      "that waits for the profile lock");
     }
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "scenario failed: %s %d", WIFSIGNALED(status) ? "signal" : "step",
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "scenario failed: %s %d",
+                  WIFSIGNALED(status) ? "signal" : "step",
                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 END_TEST
