@@ -29,7 +29,17 @@
  *    the child's own), and release the locks.
  *
  * Lock order: list lock, then per profile `clock`, then `lock`. No other code
- * holds two of these at once (`clock` is never held with `lock`). */
+ * holds two of these at once (`clock` is never held with `lock`).
+ *
+ * Order with the core's handlers (lib/state.c), whose prepare takes the
+ * sampler's lock: ours must run after it, i.e. be registered before it
+ * (prepare handlers run in the reverse order of registration). Otherwise a
+ * fork could hold a profile lock and wait for the sampler's lock, held by
+ * sampler_start() waiting for the drain lock, held by a drain callback
+ * waiting for that profile lock (test_fork_handler_order). The core registers
+ * at its first management call, so ours are registered by a constructor, at
+ * load time (priority 101: before the default constructors of the same
+ * program or module, such as the preload module's). */
 
 static pthread_mutex_t sampler__profiles_lock = PTHREAD_MUTEX_INITIALIZER;
 static sampler_profile *sampler__profiles; /* live profiles (fork_next list) */
@@ -80,6 +90,11 @@ static void sampler__profiles_init_once(void)
 {
     sampler__profiles_atfork_err = pthread_atfork(
         sampler__profiles_prepare, sampler__profiles_parent, sampler__profiles_child);
+}
+
+__attribute__((constructor(101))) static void sampler__profiles_ctor(void)
+{
+    pthread_once(&sampler__profiles_once, sampler__profiles_init_once);
 }
 
 int sampler__collector_init(sampler_profile *p)

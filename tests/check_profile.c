@@ -1031,6 +1031,162 @@ START_TEST(test_fork_while_collecting)
 }
 END_TEST
 
+/* ---- fork while sampler_start() waits for a drain callback ------------------------ */
+
+/* 'S' (or 'D'): the thread sleeps, e.g. blocked on a lock. */
+static bool pf_thread_sleeps(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp != NULL && (rp[2] == 'S' || rp[2] == 'D');
+}
+
+typedef struct pf_order {
+    sampler_profile *p;
+    sampler_config cfg;
+    _Atomic pid_t s_tid, f_tid;
+    _Atomic int in_cb, go, added, start_rc, fork_status;
+} pf_order;
+
+/* Drain callback: holds the drain lock while it waits for `go`, then adds
+ * every sample to the profile (taking the profile lock). */
+static int pf_order_cb(const sampler_sample *s, void *arg)
+{
+    pf_order *o = arg;
+    if (!atomic_exchange(&o->in_cb, 1))
+        while (!atomic_load(&o->go))
+            tu_nap_us(1000);
+    if (sampler_profile_add(o->p, s) == 0)
+        atomic_fetch_add(&o->added, 1);
+    return 0;
+}
+
+static void *pf_order_drain(void *arg)
+{
+    sampler_drain(pf_order_cb, arg, 0);
+    return NULL;
+}
+
+static void *pf_order_start(void *arg)
+{
+    pf_order *o = arg;
+    atomic_store(&o->s_tid, tu_gettid());
+    atomic_store(&o->start_rc, sampler_start(&o->cfg)); /* waits for the drain lock */
+    return NULL;
+}
+
+static void *pf_order_fork(void *arg)
+{
+    pf_order *o = arg;
+    atomic_store(&o->f_tid, tu_gettid());
+    pid_t pid = fork(); /* the fork handlers wait for the sampler's lock */
+    if (pid == 0)
+        _exit(0);
+    int status = -1;
+    if (pid > 0)
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    atomic_store(&o->fork_status, status);
+    return NULL;
+}
+
+/* Wait up to 10 s for a thread to be blocked; 1 if it is. */
+static int pf_wait_sleeping(_Atomic pid_t *tid)
+{
+    uint64_t deadline = tu_now_ns() + 10000000000ULL;
+    while (tu_now_ns() < deadline) {
+        pid_t t = atomic_load(tid);
+        if (t != 0 && pf_thread_sleeps(t))
+            return 1;
+        tu_nap_us(1000);
+    }
+    return 0;
+}
+
+/* The scenario, in a child process of the test (a deadlock hangs only it):
+ * D drains with a callback that holds the drain lock; S calls sampler_start(),
+ * which holds the sampler's lock and waits for the drain lock; F forks, and
+ * the core's fork handler waits for the sampler's lock. Then D's callback
+ * adds its samples to the profile. If the profile's fork handler ran before
+ * the core's (it took the profile lock, then waited for the sampler's lock),
+ * D waits for F, F for S and S for D. */
+static int pf_order_scenario(void)
+{
+    static pf_order o;
+    tu_config(&o.cfg, PF_INTERVAL_NS);
+    if (sampler_start(&o.cfg) != 0 || sampler_thread_register(NULL) != 0)
+        return 10;
+    /* the profile is made after the sampler's first call */
+    if (sampler_profile_new(&o.p, NULL) != 0)
+        return 11;
+    uint64_t deadline = tu_now_ns() + 30000000000ULL;
+    while (tu_stats().samples < 3 && tu_now_ns() < deadline)
+        tu_burn_cpu_ns(5000000);
+    if (sampler_stop() != 0)
+        return 12;
+    uint64_t stored = tu_stats().samples;
+    if (stored < 3)
+        return 13;
+    pthread_t d, st, f;
+    if (pthread_create(&d, NULL, pf_order_drain, &o) != 0)
+        return 14;
+    while (!atomic_load(&o.in_cb))
+        tu_nap_us(1000);
+    if (pthread_create(&st, NULL, pf_order_start, &o) != 0)
+        return 15;
+    if (!pf_wait_sleeping(&o.s_tid))
+        return 16;
+    if (pthread_create(&f, NULL, pf_order_fork, &o) != 0)
+        return 17;
+    if (!pf_wait_sleeping(&o.f_tid))
+        return 18;
+    atomic_store(&o.go, 1);
+    pthread_join(d, NULL);
+    pthread_join(st, NULL);
+    pthread_join(f, NULL);
+    if (atomic_load(&o.start_rc) != 0)
+        return 19;
+    int status = atomic_load(&o.fork_status);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return 20;
+    if ((uint64_t)atomic_load(&o.added) != stored)
+        return 21;
+    if (sampler_stop() != 0)
+        return 22;
+    sampler_profile_free(o.p);
+    return 0;
+}
+
+START_TEST(test_fork_handler_order)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(pf_order_scenario());
+    uint64_t deadline = tu_now_ns() + 60000000000ULL;
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && tu_now_ns() < deadline)
+        tu_nap_us(1000);
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("deadlock: fork() while sampler_start() waits for a drain callback "
+                     "that waits for the profile lock");
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "scenario failed: %s %d",
+                  WIFSIGNALED(status) ? "signal" : "step",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+END_TEST
+
 Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -1053,6 +1209,7 @@ Suite *profile_suite(void)
     tcase_add_checked_fixture(tc, pf_setup, pf_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_fork_while_collecting);
+    tcase_add_test(tc, test_fork_handler_order);
     suite_add_tcase(s, tc);
     return s;
 }
