@@ -345,13 +345,15 @@ END_TEST
 
 typedef struct hs_parked {
     sem_t *quit;
-    _Atomic pid_t tid;
+    _Atomic int rc; /* its own registration's result; 1 until it registered */
 } hs_parked;
 
+/* Registers itself (no /proc read: the uid change below makes the process
+ * non-dumpable), says how it went, waits to be told to exit. */
 static void *hs_park(void *arg)
 {
     hs_parked *p = arg;
-    atomic_store(&p->tid, tu_gettid());
+    atomic_store(&p->rc, sampler_thread_register(NULL));
     while (sem_wait(p->quit) != 0)
         ;
     return NULL;
@@ -387,19 +389,18 @@ static int hs_sigpending_child(void)
         registered++;
     for (int i = 0; i < N; i++) {
         park[i].quit = &quit;
-        atomic_store(&park[i].tid, 0);
+        atomic_store(&park[i].rc, 1);
         if (pthread_create(&th[i], NULL, hs_park, &park[i]) != 0)
             return 4;
-        while (atomic_load(&park[i].tid) == 0)
+        while (atomic_load(&park[i].rc) == 1)
             sched_yield();
-        pid_t tid = atomic_load(&park[i].tid);
-        int rc = sampler_thread_register_tid(tid, NULL);
+        int rc = atomic_load(&park[i].rc);
         if (rc == 0)
             registered++;
         else if (rc == SAMPLER_ETIMERLIMIT)
             limited++;
         else
-            return 5;
+            return 20 - rc; /* 21.. : which SAMPLER_E* code */
     }
     sampler_stats st;
     st.size = sizeof st;
@@ -433,7 +434,8 @@ START_TEST(sigpending_reserve_left_to_the_program)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child failed at step %d, signal %d (see hs_sigpending_child)",
+                  "child failed at step %d, signal %d (see hs_sigpending_child; "
+                  "20 + n: registration returned -n)",
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                   WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
