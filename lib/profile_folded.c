@@ -45,6 +45,7 @@ static int sampler__nstacks_build_locked(sampler_profile *p, unsigned int flags,
     /* one name stack per variant (stacks named against different loaded
      * objects); variants with the same names merge like other stacks */
     HASH_ITER(hh, p->stacks, st, tmp) {
+        /* cppcheck-suppress uninitvar ; HASH_ITER sets st (cppcheck misses it) */
         for (int vi = 0; vi < st->nvar; vi++) {
             const sampler__pvar *v = &st->var[vi];
             int n = 0;

@@ -364,7 +364,7 @@ static void sampler__mods_gc(sampler__mods *m, size_t keep)
     sampler__modset *s = m->oldest->newer;
     while (s != NULL && s != m->latest && m->nsets > keep) {
         sampler__modset *next = s->newer;
-        if (s->refs == 0) {
+        if (s->refs == 0 && next != NULL) { /* next: s is not the latest */
             s->older->newer = s->newer;
             s->newer->older = s->older;
             sampler__set_free(s);
