@@ -99,9 +99,10 @@ double tu_timeout_factor(void);
 
 /* A wait bounded by work done. tu_budget_start(): the wait may last until the
  * CPU clock `clk` (a thread's, from pthread_getcpuclockid(), or
- * CLOCK_PROCESS_CPUTIME_ID) advanced `cpu_ns`, or, as a backstop for threads
- * that get no CPU at all, `wall_s` x tu_timeout_factor() seconds passed.
- * tu_budget_spent() is true once either is used up. */
+ * CLOCK_PROCESS_CPUTIME_ID) advanced `cpu_ns` (UINT64_MAX: no CPU bound), or,
+ * as a backstop for threads that get no CPU at all, `wall_s` seconds passed;
+ * both are stretched by tu_timeout_factor(). tu_budget_spent() is true once
+ * either is used up. */
 typedef struct tu_budget {
     clockid_t clk;
     uint64_t cpu0, cpu_ns;
