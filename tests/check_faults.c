@@ -41,6 +41,7 @@ typedef struct fa_scan {
     pid_t tid;
     uint64_t after;
     uint64_t n, n_tid, n_tid_after, zero_depth;
+    uint64_t w_tid_after; /* their weight */
 } fa_scan;
 
 static int fa_scan_cb(const sampler_sample *s, void *arg)
@@ -51,8 +52,10 @@ static int fa_scan_cb(const sampler_sample *s, void *arg)
         c->zero_depth++;
     if (s->tid == c->tid) {
         c->n_tid++;
-        if (s->time_ns > c->after)
+        if (s->time_ns > c->after) {
             c->n_tid_after++;
+            c->w_tid_after += s->weight + s->delayed_weight;
+        }
     }
     return 0;
 }
@@ -861,7 +864,7 @@ START_TEST(foreign_sigprof_storm)
     /* The victim was sampled during the storm. */
     fa_scan c = {.tid = v.tid, .after = t_storm};
     fa_drain(&c);
-    uint64_t during = c.n_tid_after;
+    uint64_t during = c.w_tid_after;
 
     /* Stop first: the victim's CPU time is read after its timer is gone. */
     ck_assert_sampler(sampler_stop(), 0);
@@ -885,10 +888,12 @@ START_TEST(foreign_sigprof_storm)
     }
     fa_check_stopped(baseline);
     printf("faults: storm with %s before start: %" PRIu64 " sent in %.2f s, %" PRIu64
-           " foreign, %lu chained; %" PRIu64 " samples (weight %" PRIu64 ") for %.0f ms of CPU\n",
+           " foreign, %lu chained; %" PRIu64 " samples (weight %" PRIu64 ") for %.0f ms of CPU, "
+           "weight %" PRIu64 " during the storm\n",
            names[_i], snd.sent, (double)(t_end - t_storm) / 1e9, st.foreign,
            atomic_load(&storm_chained), st.samples, st.weight,
-           (double)atomic_load(&v.cpu_ns) / 1e6);
+           (double)atomic_load(&v.cpu_ns) / 1e6, during);
+    fflush(stdout); /* a failed assertion below ends the test process */
     ck_assert_uint_eq(snd.failed, 0);
     ck_assert_msg(st.foreign >= 1, "%s: no foreign signal counted", names[_i]);
     ck_assert_uint_le(st.foreign, snd.sent);
@@ -908,10 +913,14 @@ START_TEST(foreign_sigprof_storm)
     ck_assert_uint_eq(c.n_tid, c.n);
     /* Under TSan signals wait for the victim's next libc call and one pending
      * instance per signal number is kept, so the storm's own SIGPROFs crowd
-     * out the timer's: the victim may get no sample during the storm there. */
+     * out the timer's: the victim may get no sample during the storm there.
+     * Elsewhere the crowding folds expirations into overruns (11 samples of
+     * weight 30 seen on an idle machine; 2 samples failed fresh-ci under
+     * load when this counted samples): the timer's weight is what must get
+     * through, 3 intervals of the >= 150 ms the victim burns. */
     if (!TU_TSAN)
         ck_assert_msg(during >= 3,
-                      "%s: only %" PRIu64 " samples of the victim during the storm",
+                      "%s: only weight %" PRIu64 " of the victim's samples during the storm",
                       names[_i], during);
     tu_set_sigprof(SIG_DFL, NULL);
 }
