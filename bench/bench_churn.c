@@ -353,15 +353,20 @@ static void run_child(enum mode m, long iters, run_result *r)
             if (rf > 0)
                 BENCH_DIE("%s: %u threads failed to register:\n%s", mode_arg[m], rf, buf);
         } else if (m == M_PRELOAD &&
+                   strstr(line, " samples dropped ") != NULL &&
+                   sscanf(line, "sampler-run: pid %*d: %lld samples dropped", &dr) == 1) {
+            /* said on its own line, only when samples were dropped */
+            r->dropped = (double)dr;
+        } else if (m == M_PRELOAD &&
                    sscanf(line,
                           "sampler-run: pid %*d: %lld samples (%lf s CPU), %lld threads, "
-                          "%lld dropped, %lld overruns",
-                          &s, &cpu_s, &th, &dr, &ov) == 5) {
+                          "%lld overruns",
+                          &s, &cpu_s, &th, &ov) == 4) {
             got_summary = 1;
             r->samples = (double)s;
             r->weight_ms = cpu_s * 1e3;
             r->threads = (double)th;
-            r->dropped = (double)dr;
+            r->dropped = 0; /* a "samples dropped" line follows when not */
             r->overruns = (double)ov;
             r->tfail = 0; /* ", N timer failures" follows the overruns when N > 0 */
             const char *tfp = strstr(line, "overruns, ");

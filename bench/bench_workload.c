@@ -262,7 +262,9 @@ int main(int argc, char **argv)
         sampler_config cfg;
         sampler_config_init(&cfg, sizeof cfg);
         cfg.interval_ns = 1000000000ULL / (uint64_t)hz;
-        cfg.buffer_capacity = 1u << 20; /* drained once, at the end */
+        /* Drained once, at the end: room for 64 threads x 2 s at the CPU
+         * clock's 250 samples per second, within SAMPLER_BUFFER_MAX_BYTES. */
+        cfg.buffer_capacity = 1u << 17;
         if (strcmp(mode, "libunwind") == 0) {
             if (!sampler_walk_libunwind_available())
                 DIE("this build has no libunwind walker");
