@@ -310,6 +310,10 @@ typedef enum sampler_clock {
     SAMPLER_CLOCK_WALL = 1
 } sampler_clock;
 
+/** Default sampler_config::interval_ns: 10 ms (100 samples per second of a
+ * thread's CPU time). Clients that offer an interval of their own (a CLI, a
+ * language binding) default to this one (since 0.2.0). */
+#define SAMPLER_DEFAULT_INTERVAL_NS 10000000ULL
 /** Smallest accepted sampler_config::interval_ns (100 µs, 10 kHz per thread),
  * for every clock. A timer that fires faster than the thread can take its
  * signal starves the thread: at 5 µs of wall-clock time it makes almost no
@@ -340,7 +344,8 @@ typedef struct sampler_config {
     /** Size of this struct as the caller knows it; set by sampler_config_init(). */
     size_t size;
     /** Time between samples in nanoseconds, [SAMPLER_INTERVAL_MIN_NS,
-     * SAMPLER_INTERVAL_MAX_NS]. Default 10 ms (100 Hz). CPU-clock timers are
+     * SAMPLER_INTERVAL_MAX_NS]. Default ::SAMPLER_DEFAULT_INTERVAL_NS (10 ms,
+     * 100 Hz). CPU-clock timers are
      * only checked at the scheduler tick (CONFIG_HZ); faster requests are
      * folded into sample weights, so totals stay exact. The kernel charges
      * CPU time to timers at the tick, for the thread running then: a thread
@@ -675,12 +680,32 @@ typedef int (*sampler_sample_fn)(const sampler_sample *sample, void *arg);
  */
 SAMPLER_API int sampler_drain(sampler_sample_fn fn, void *arg, size_t max);
 
+/**
+ * Is the calling thread inside a sampler_drain() callback? A client library
+ * (a profile writer, a language binding) asks before it does something a
+ * drain callback must not do, such as waiting for a thread that drains.
+ * @return 1 inside a sampler_drain() callback on this thread, else 0
+ * @note thread-safe and async-signal-safe (a thread-local read).
+ * @since 0.2.0
+ */
+SAMPLER_API int sampler_in_drain_callback(void);
+
+/**
+ * The interval of the running sampler, or of the last one if it is stopped:
+ * what each unit of sampler_sample::weight stands for (nanoseconds of CPU
+ * time, or of wall-clock time with ::SAMPLER_CLOCK_WALL).
+ * @return sampler_config::interval_ns of the last successful sampler_start()
+ *         in this process (a fork child inherits its parent's), 0 if there was
+ *         none
+ * @note thread-safe and async-signal-safe (an atomic read).
+ * @since 0.2.0
+ */
+SAMPLER_API uint64_t sampler_get_interval_ns(void);
+
 /** @} */
 
 #ifdef __cplusplus
 }
 #endif
-
-#include "sampler/profile.h"
 
 #endif /* SAMPLER_H */

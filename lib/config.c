@@ -17,7 +17,7 @@ int sampler_config_init(sampler_config *cfg, size_t size)
     sampler_config def;
     memset(&def, 0, sizeof def);
     def.size = size < sizeof def ? size : sizeof def;
-    def.interval_ns = 10000000ULL;
+    def.interval_ns = SAMPLER_DEFAULT_INTERVAL_NS;
     def.clock = SAMPLER_CLOCK_CPU;
     def.signo = SIGPROF;
     def.walker = sampler_walk_fp;

@@ -15,6 +15,8 @@ sampler__global sampler__g = {
 };
 
 _Thread_local int sampler__in_drain;
+/* sampler_get_interval_ns(): written under g.lock at start, read anywhere. */
+static _Atomic uint64_t sampler__last_interval_ns;
 uint8_t sampler__tag;
 
 static pthread_once_t sampler__once = PTHREAD_ONCE_INIT;
@@ -207,6 +209,7 @@ int sampler_start(const sampler_config *cfg)
     memset(&g->ctr, 0, sizeof g->ctr);
     atomic_store(&g->handler_replaced, 0);
     g->cfg = c;
+    atomic_store(&sampler__last_interval_ns, c.interval_ns);
     g->signo = c.signo;
     /* The longest scheduler tick Linux has (HZ=100): an on-time CPU-timer
      * signal carries at most this many overruns (signal.c). */
@@ -334,4 +337,14 @@ int sampler_get_stats(sampler_stats *out, size_t size)
     }
     out->size = size < sizeof st ? size : sizeof st;
     return 0;
+}
+
+int sampler_in_drain_callback(void)
+{
+    return sampler__in_drain != 0;
+}
+
+uint64_t sampler_get_interval_ns(void)
+{
+    return atomic_load(&sampler__last_interval_ns);
 }

@@ -29,6 +29,7 @@
 #include "sampler_run.h"
 
 #include <sampler.h>
+#include <sampler/profile.h>
 
 #include <dlfcn.h>
 #include <errno.h>

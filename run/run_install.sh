@@ -1,6 +1,7 @@
 #!/bin/sh
-# An install under another prefix works: the installed libsampler.pc names
-# that prefix, examples/pkgconfig's program builds against it with
+# An install under another prefix works: the installed libsampler.pc and
+# libsampler-profile.pc name that prefix (and the core's lists none of the
+# profile library's dependencies), examples/pkgconfig's program builds against it with
 # `pkg-config --static --cflags --libs libsampler` and runs, and the installed
 # sampler-run finds the preload module installed beside it (not the one of the
 # build tree, nor one in the configured pkglibdir) and profiles a program.
@@ -13,7 +14,7 @@
 #     caller made in P (CI: a build configured with --prefix=P, `make
 #     install`).
 #   RUN_INSTALL_PIP=yes (either way): also pip-install bindings/python into a
-#     venv against the prefix's libsampler.pc and use it.
+#     venv against the prefix's libsampler-profile.pc and use it.
 #
 # Run from run/'s Makefile (TESTS_ENVIRONMENT gives the directories, MAKE,
 # CC, PKG_CONFIG and PYTHON).
@@ -108,6 +109,18 @@ check_prefix() {
     test "$got" = "$p" || fail "$pcdir/libsampler.pc says prefix=$got, not $p"
     echo "$pcdir/libsampler.pc:"
     sed 's/^/    /' "$pcdir/libsampler.pc"
+    test -f "$pcdir/libsampler-profile.pc" || fail "no $pcdir/libsampler-profile.pc"
+    got=$(PKG_CONFIG_PATH=$pcdir "$PKG_CONFIG" --variable=prefix libsampler-profile)
+    test "$got" = "$p" || fail "$pcdir/libsampler-profile.pc says prefix=$got, not $p"
+    # Static: the profile library's flags bring the core after it.
+    libs=$(PKG_CONFIG_PATH=$pcdir "$PKG_CONFIG" --static --libs libsampler-profile)
+    case " $libs " in
+    *" -lsampler-profile "*" -lsampler "*) ;;
+    *) fail "pkg-config --static --libs libsampler-profile: '$libs' (want -lsampler-profile before -lsampler)" ;;
+    esac
+    case " $(PKG_CONFIG_PATH=$pcdir "$PKG_CONFIG" --static --libs libsampler) " in
+    *" -ldw "* | *" -lprotobuf-c "* | *" -lz "*) fail "libsampler.pc lists a profile dependency" ;;
+    esac
     rm -rf "$T/hello" && mkdir -p "$T/hello"
     quietly hello.log env PKG_CONFIG_PATH="$pcdir" "$MAKE" -C "$T/hello" \
         -f "$top_srcdir/examples/pkgconfig/Makefile" srcdir="$top_srcdir/examples/pkgconfig" \

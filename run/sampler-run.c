@@ -16,6 +16,7 @@
 #include "sampler_run.h"
 
 #include <sampler.h>
+#include <sampler/profile.h>
 
 #include <errno.h>
 #include <getopt.h>

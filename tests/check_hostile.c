@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
-#include <sampler/profile.h>
 
 #include <errno.h>
 #include <sched.h>
@@ -260,43 +259,6 @@ START_TEST(blocked_signal_none_when_never_blocked)
 }
 END_TEST
 
-/* The profile writers show delayed weight as a frame of its own under the
- * thread, and the sample's stack keeps only its on-time weight. */
-START_TEST(blocked_signal_weight_has_its_own_frame_in_profiles)
-{
-    sampler_profile *p;
-    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
-    uintptr_t pcs[1] = {(uintptr_t)&hs_delay_fn};
-    sampler_sample s = {.tid = tu_gettid(), .depth = 1, .time_ns = tu_now_ns(), .weight = 2,
-                        .pcs = pcs, .delayed_weight = 28};
-    ck_assert_sampler(sampler_profile_add(p, &s), 0);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_sampler(sampler_profile_write_folded(p, f, 0), 0);
-    fclose(f);
-    uint64_t delayed = 0, other = 0;
-    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
-        char *sp = strrchr(line, ' ');
-        ck_assert_ptr_nonnull(sp);
-        uint64_t w = strtoull(sp + 1, NULL, 10);
-        if (strstr(line, "[signal delayed]") != NULL)
-            delayed += w;
-        else
-            other += w;
-    }
-    free(text);
-    ck_assert_uint_eq(delayed, 28);
-    ck_assert_uint_eq(other, 2);
-    sampler_profile_totals t;
-    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
-    ck_assert_uint_eq(t.samples, 1); /* one sample, its delayed part is weight */
-    ck_assert_uint_eq(t.weight, 30);
-    sampler_profile_free(p);
-}
-END_TEST
-
 /* ---- the buffer ------------------------------------------------------------ */
 
 static long hs_rss_kb(void)
@@ -463,6 +425,43 @@ static int hs_meddling_walker(const sampler_walk_ctx *ctx, uintptr_t *pcs, int m
     return sampler_walk_fp(ctx, pcs, max, NULL);
 }
 
+/* The two calls a client library asks the core (libsampler-profile does):
+ * the interval a sample's weight counts, and whether it runs inside a drain
+ * callback. */
+static int hs_in_drain_fn(const sampler_sample *s, void *arg)
+{
+    (void)s;
+    *(int *)arg = sampler_in_drain_callback();
+    return 1;
+}
+
+START_TEST(client_queries_interval_and_drain_callback)
+{
+    ck_assert_int_eq(sampler_in_drain_callback(), 0);
+    sampler_config cfg;
+    ck_assert_sampler(sampler_config_init(&cfg, sizeof cfg), 0);
+    cfg.interval_ns = 2000000;
+    ck_assert_sampler(sampler_start(&cfg), 0);
+    ck_assert_uint_eq(sampler_get_interval_ns(), 2000000);
+    ck_assert_sampler(sampler_thread_register(NULL), 0);
+    tu_budget b; /* a sample to drain: 2 s of CPU is 1000 intervals */
+    tu_budget_start(&b, CLOCK_THREAD_CPUTIME_ID, 2000000000ULL, 60);
+    while (tu_stats().samples == 0 && !tu_budget_spent(&b))
+        tu_burn_cpu_ns(5000000);
+    ck_assert_uint_ge(tu_stats().samples, 1);
+    ck_assert_sampler(sampler_stop(), 0);
+    ck_assert_uint_eq(sampler_get_interval_ns(), 2000000); /* the last one, after stop */
+    int inside = -1;
+    ck_assert_int_eq(sampler_drain(hs_in_drain_fn, &inside, 1), 1);
+    ck_assert_int_eq(inside, 1);
+    ck_assert_int_eq(sampler_in_drain_callback(), 0);
+    cfg.interval_ns = SAMPLER_INTERVAL_MIN_NS; /* a refused start changes nothing */
+    cfg.max_depth = 0;
+    ck_assert_sampler(sampler_start(&cfg), SAMPLER_EINVAL);
+    ck_assert_uint_eq(sampler_get_interval_ns(), 2000000);
+}
+END_TEST
+
 START_TEST(walker_management_calls_get_ebusy)
 {
     sampler_config cfg;
@@ -499,10 +498,10 @@ Suite *hostile_suite(void)
     tcase_add_test(tc, interval_minimum_wall_clock_is_usable);
     tcase_add_test(tc, blocked_signal_weight_is_kept_apart);
     tcase_add_test(tc, blocked_signal_none_when_never_blocked);
-    tcase_add_test(tc, blocked_signal_weight_has_its_own_frame_in_profiles);
     tcase_add_test(tc, buffer_bounded_by_bytes_and_not_touched_at_start);
     tcase_add_test(tc, sigpending_reserve_left_to_the_program);
     tcase_add_test(tc, walker_management_calls_get_ebusy);
+    tcase_add_test(tc, client_queries_interval_and_drain_callback);
     suite_add_tcase(s, tc);
     return s;
 }

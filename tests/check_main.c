@@ -17,9 +17,11 @@ int main(void)
     srunner_add_suite(sr, badinput_suite());
     srunner_add_suite(sr, unwind_suite());
     srunner_add_suite(sr, faults_suite());
-    srunner_add_suite(sr, profile_suite());
     srunner_add_suite(sr, hostile_suite());
+#ifdef SAMPLER_TEST_PROFILE
+    srunner_add_suite(sr, profile_suite());
     srunner_add_suite(sr, modules_suite());
+#endif
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -15,6 +15,8 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <sampler/profile.h>
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <sampler/profile.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -1187,6 +1189,43 @@ START_TEST(test_fork_handler_order)
 }
 END_TEST
 
+/* The profile writers show delayed weight as a frame of its own under the
+ * thread, and the sample's stack keeps only its on-time weight. */
+START_TEST(test_delayed_weight_has_its_own_frame)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[1] = {(uintptr_t)&pf_folded_sum};
+    sampler_sample s = {.tid = tu_gettid(), .depth = 1, .time_ns = tu_now_ns(), .weight = 2,
+                        .pcs = pcs, .delayed_weight = 28};
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_sampler(sampler_profile_write_folded(p, f, 0), 0);
+    fclose(f);
+    uint64_t delayed = 0, other = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *sp = strrchr(line, ' ');
+        ck_assert_ptr_nonnull(sp);
+        uint64_t w = strtoull(sp + 1, NULL, 10);
+        if (strstr(line, "[signal delayed]") != NULL)
+            delayed += w;
+        else
+            other += w;
+    }
+    free(text);
+    ck_assert_uint_eq(delayed, 28);
+    ck_assert_uint_eq(other, 2);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.samples, 1); /* one sample, its delayed part is weight */
+    ck_assert_uint_eq(t.weight, 30);
+    sampler_profile_free(p);
+}
+END_TEST
+
 Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -1203,6 +1242,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_badinput);
     tcase_add_test(tc, test_drain_adapter);
+    tcase_add_test(tc, test_delayed_weight_has_its_own_frame);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fork");

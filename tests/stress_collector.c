@@ -17,6 +17,8 @@
 #define _GNU_SOURCE
 #include "stress_util.h"
 
+#include <sampler/profile.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,18 +1,18 @@
 """cffi build script for ``_sampler``, the out-of-line API-mode module under
 the ``sampler`` package.
 
-Two ways to find libsampler:
+It links libsampler-profile and libsampler (the core). Two ways to find them:
 
 * **Installed** (the default, used by ``pip install``): ask
-  ``pkg-config --static --cflags --libs libsampler`` for the flags, as pynacl
-  and coincurve do. Set ``PKG_CONFIG_PATH`` if libsampler.pc is not on
-  pkg-config's path.
+  ``pkg-config --static --cflags --libs libsampler-profile`` (which requires
+  libsampler) for the flags, as pynacl and coincurve do. Set
+  ``PKG_CONFIG_PATH`` if libsampler-profile.pc is not on pkg-config's path.
 * **Build tree** (used by ``make``): set ``SAMPLER_TOP_BUILDDIR`` (and
   ``SAMPLER_TOP_SRCDIR`` for a VPATH build). The flags still come from
-  ``pkg-config --static``, on the uninstalled ``libsampler.pc`` of the build
+  ``pkg-config --static``, on the uninstalled ``.pc`` files of the build
   tree with ``libdir``/``includedir`` pointed at ``lib/.libs`` and
-  ``include/``, so the just-built PIC ``libsampler.a`` is linked instead of an
-  installed copy.
+  ``include/`` (and ``profile/.libs`` added), so the just-built PIC archives
+  are linked instead of installed copies.
 
 Run it directly to build the extension into a directory::
 
@@ -176,6 +176,7 @@ SOURCE = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <sampler.h>
+#include <sampler/profile.h>
 
 typedef struct pysampler_buf {
     uint64_t *words;
@@ -247,7 +248,7 @@ def _pkg_config(args, env=None):
     except subprocess.CalledProcessError as e:
         sys.exit(
             "sampler_build.py: %s failed:\n%s\nInstall libsampler (make install) and, if "
-            "libsampler.pc is not on pkg-config's path, set PKG_CONFIG_PATH "
+            "libsampler-profile.pc is not on pkg-config's path, set PKG_CONFIG_PATH "
             "(e.g. /usr/local/lib/pkgconfig)." % (" ".join(cmd), e.stderr.strip())
         )
     return shlex.split(out.stdout)
@@ -272,8 +273,14 @@ def _flags():
         ]
         # Generated header (include/sampler/version.h) lives in the build dir.
         extra_include.append(os.path.join(builddir, "include"))
-    include_dirs, library_dirs, libraries, cflags, ldflags = list(extra_include), [], [], [], []
-    for tok in _pkg_config(args + ["libsampler"], env):
+        # The two archives of the build tree sit in two folders (the .pc
+        # files of an install name one libdir).
+        library_dirs_first = [os.path.join(builddir, "profile", ".libs")]
+    else:
+        library_dirs_first = []
+    include_dirs, library_dirs, libraries, cflags, ldflags = (
+        list(extra_include), list(library_dirs_first), [], [], [])
+    for tok in _pkg_config(args + ["libsampler-profile"], env):
         if tok.startswith("-I"):
             include_dirs.append(tok[2:])
         elif tok.startswith("-L"):
@@ -285,9 +292,12 @@ def _flags():
             ldflags.append(tok)
         else:
             ldflags.append(tok)
-    if "sampler" in libraries:  # keep libsampler first: the static link order matters
-        libraries.remove("sampler")
-    libraries.insert(0, "sampler")
+    # The static link order matters: libsampler-profile, then libsampler, then
+    # what they use.
+    for lib in ("sampler", "sampler-profile"):
+        if lib in libraries:
+            libraries.remove(lib)
+        libraries.insert(0, lib)
     if "dl" not in libraries:
         libraries.append("dl")  # dladdr (in libc since glibc 2.34; harmless before)
     return dict(

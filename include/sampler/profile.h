@@ -1,6 +1,7 @@
 /*
- * libsampler profiles: the consumer side. Included by <sampler.h>; do not
- * include it alone.
+ * libsampler-profile: the consumer side, a library of its own
+ * (`pkg-config --static libsampler-profile`, -lsampler-profile -lsampler).
+ * Includes <sampler.h>.
  *
  * A profile aggregates drained samples by (thread, stack) with their weights,
  * symbolizes the program counters when it is written, and writes folded
@@ -9,11 +10,9 @@
 #ifndef SAMPLER_PROFILE_H
 #define SAMPLER_PROFILE_H
 
-#ifndef SAMPLER_H
-#error "include <sampler.h>, not <sampler/profile.h>"
-#endif
-
 #include <stdio.h>
+
+#include <sampler.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,7 +1,7 @@
 /* Profiles: aggregation of samples by (thread, stack), per-thread info, the
  * symbol cache. Consumer side only: nothing here runs in a signal handler.
  * Which loaded object each pc was in is profile_modules.c's. */
-#include "profile.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,6 @@
 #include <unistd.h>
 
 _Thread_local int sampler__profile_oom;
-
-#define SAMPLER__DEFAULT_INTERVAL_NS 10000000ULL
 
 unsigned int sampler_profile_features(void)
 {
@@ -43,18 +41,11 @@ static uint64_t sampler__clock_ns(clockid_t clk)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The running (or last) sampler's interval, 0 if it never ran. cfg is set
- * before the handler is installed and not changed until the next start. */
-static uint64_t sampler__sampler_interval(void)
-{
-    return sampler__g.cfg.interval_ns;
-}
-
 uint64_t sampler__profile_interval(sampler_profile *p)
 {
     if (p->interval_ns == 0)
-        p->interval_ns = sampler__sampler_interval();
-    return p->interval_ns != 0 ? p->interval_ns : SAMPLER__DEFAULT_INTERVAL_NS;
+        p->interval_ns = sampler_get_interval_ns();
+    return p->interval_ns != 0 ? p->interval_ns : SAMPLER_DEFAULT_INTERVAL_NS;
 }
 
 int sampler_profile_new(sampler_profile **out, const sampler_profile_options *opt)
@@ -81,7 +72,7 @@ int sampler_profile_new(sampler_profile **out, const sampler_profile_options *op
     if (p == NULL)
         return SAMPLER_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
-    p->interval_ns = o.interval_ns != 0 ? o.interval_ns : sampler__sampler_interval();
+    p->interval_ns = o.interval_ns != 0 ? o.interval_ns : sampler_get_interval_ns();
     p->interval_given = o.interval_ns != 0;
     p->start_realtime_ns = sampler__clock_ns(CLOCK_REALTIME);
     p->start_mono_ns = sampler__clock_ns(CLOCK_MONOTONIC);
@@ -386,7 +377,7 @@ int sampler_profile_drain(sampler_profile *p)
      * with us. */
     pthread_mutex_lock(&p->lock);
     if (p->interval_ns == 0)
-        p->interval_ns = sampler__sampler_interval();
+        p->interval_ns = sampler_get_interval_ns();
     /* a look at the loaded objects, even with nothing to drain: samples
      * taken from here on until the next change are certainly named after
      * the objects loaded now (profile_modules.c) */

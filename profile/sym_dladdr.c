@@ -4,7 +4,7 @@
  * profile knows to be loaded (and checks that dladdr's object starts where
  * the module does); a module unloaded since its samples were taken is named
  * module+offset by the profile. */
-#include "profile.h"
+#include "internal.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>

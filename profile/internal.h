@@ -1,28 +1,37 @@
 /*
- * Internal declarations of the profile part (consumer side; never runs in a
- * signal handler). Nothing here is API.
+ * Internal declarations of libsampler-profile (the consumer side: it never
+ * runs in a signal handler, and it uses only the public API of libsampler).
+ * Nothing here is API.
  *
  *   profile.c           aggregation by (thread, stack), threads, symbol cache
- *   profile_modules.c   the loaded objects over time: which one a pc was in
- *   profile_collector.c background drain thread
- *   profile_folded.c    folded-stacks writer and the name-stack helpers
- *   profile_svg.c       SVG flame graph writer
- *   profile_pprof.c     pprof writer (protobuf-c code generated at build time)
+ *   modules.c           the loaded objects over time: which one a pc was in
+ *   collector.c         background drain thread
+ *   folded.c            folded-stacks writer and the name-stack helpers
+ *   svg.c               SVG flame graph writer
+ *   pprof.c             pprof writer (protobuf-c code generated at build time)
  *   sym_dw.c            symbolizer backend: elfutils libdw (--with-libdw)
  *   sym_dladdr.c        symbolizer backend: dladdr() (when libdw is absent)
  */
 #ifndef SAMPLER_PROFILE_INTERNAL_H
 #define SAMPLER_PROFILE_INTERNAL_H
 
-#include "internal.h"
+#include "config.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
-/* uthash out of memory in the profile code: flag it per thread (the
- * registry's sampler__hash_oom is for code under the sampler's lock). */
+/* uthash must not exit() the host process when out of memory: HASH_ADD then
+ * leaves the element out and flags it, per thread. */
 extern _Thread_local int sampler__profile_oom;
-#undef uthash_nonfatal_oom
+#define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (sampler__profile_oom = 1)
+#include <uthash.h>
+
+/* The profile library uses only the public API of the core. */
+#include <sampler/profile.h>
 
 /* ---- loaded objects over time (profile_modules.c) ----------------------- */
 

@@ -1,6 +1,6 @@
 /* Folded stacks ("root;...;leaf weight") and the name stacks they are made
  * from (also used by the SVG writer). */
-#include "profile.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

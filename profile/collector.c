@@ -1,7 +1,7 @@
 /* The background collector: a thread that drains the sampler's buffer into a
  * profile every period, so a long run loses nothing to a full buffer; and the
  * fork handlers that keep every profile usable in a fork child. */
-#include "profile.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -197,7 +197,7 @@ int sampler_profile_collector_stop(sampler_profile *p)
 {
     if (p == NULL)
         return SAMPLER_EINVAL;
-    if (sampler__in_drain)
+    if (sampler_in_drain_callback())
         return SAMPLER_EBUSY; /* joining a thread that waits for our drain lock */
     pthread_mutex_lock(&p->clock);
     if (!p->collecting || p->collector_pid != getpid()) {

@@ -8,7 +8,7 @@
  *   own with its file reported at its old load address, used only if the
  *   file's build id is the one the profile read from memory while it was
  *   loaded. */
-#include "profile.h"
+#include "internal.h"
 
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>

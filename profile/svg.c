@@ -2,7 +2,7 @@
  * with a <title> tooltip, the name as text where it fits. Root at the
  * bottom, callees above their callers, children sorted by name (as
  * flamegraph.pl does), widths proportional to weight. */
-#include "profile.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

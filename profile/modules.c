@@ -14,7 +14,7 @@
  * the sample sat in the sampler's buffer meanwhile). The rules that turn
  * such a pair into one object, or into "cannot tell", are in
  * sampler__mods_resolve(). Consumer side only; never in a signal handler. */
-#include "profile.h"
+#include "internal.h"
 
 #include <elf.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* pprof writer: the profile as a gzip'd perftools.profiles.Profile protobuf,
  * packed with protobuf-c code generated at build time from pprof's
  * profile.proto (package renamed to sampler__pprof, see Makefile.am). */
-#include "profile.h"
+#include "internal.h"
 
 #ifndef HAVE_PPROF
 
