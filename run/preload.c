@@ -47,8 +47,6 @@
 #define PFX "sampler-run: "
 #define EXPORT __attribute__((visibility("default")))
 
-enum { FMT_FOLDED, FMT_PPROF, FMT_SVG };
-
 /* Drain every 20 ms into the profile: the default buffer (16384 samples)
  * then holds one period for ~800 threads sampled at 1 kHz. */
 #define COLLECT_PERIOD_MS 20
@@ -65,7 +63,7 @@ static struct {
     int quiet;
     int collector; /* the collector thread runs */
     int err_fd; /* stderr as it was at start: programs such as xz close theirs */
-    int format;
+    const sampler_profile_format *format;
     char base[PATH_MAX];      /* output file as configured (absolute) */
     char path[PATH_MAX + 24]; /* output file of this process */
     sampler_config cfg;
@@ -260,27 +258,24 @@ static int sampler_run_read_env(void)
     }
 
     v = getenv(SAMPLER_RUN_ENV_FORMAT);
-    const char *ext = ".folded";
-    if (v == NULL || *v == '\0' || strcmp(v, "folded") == 0)
-        g.format = FMT_FOLDED;
-    else if (strcmp(v, "pprof") == 0) {
-        g.format = FMT_PPROF;
-        ext = ".pb.gz";
-        if (!(sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF)) {
-            fprintf(stderr,
-                    PFX "%s=pprof: libsampler was built without pprof support; running "
-                        "unprofiled\n",
-                    SAMPLER_RUN_ENV_FORMAT);
-            return -1;
-        }
-    } else if (strcmp(v, "svg") == 0) {
-        g.format = FMT_SVG;
-        ext = ".svg";
-    } else {
-        fprintf(stderr, PFX "%s='%s' must be folded, pprof or svg; running unprofiled\n",
+    g.format = sampler_profile_format_find(v == NULL || *v == '\0'
+                                               ? SAMPLER_PROFILE_DEFAULT_FORMAT
+                                               : v);
+    if (g.format == NULL) {
+        fprintf(stderr, PFX "%s='%s' must be a format name (", SAMPLER_RUN_ENV_FORMAT, v);
+        for (size_t i = 0; sampler_profile_format_at(i) != NULL; i++)
+            fprintf(stderr, "%s%s", i ? ", " : "", sampler_profile_format_at(i)->name);
+        fprintf(stderr, "); running unprofiled\n");
+        return -1;
+    }
+    if (!g.format->available) {
+        fprintf(stderr,
+                PFX "%s=%s: this libsampler cannot write it (built without what it needs); "
+                    "running unprofiled\n",
                 SAMPLER_RUN_ENV_FORMAT, v);
         return -1;
     }
+    const char *ext = g.format->extension;
 
     if (sampler_run_env_flag(SAMPLER_RUN_ENV_QUIET, &g.quiet) < 0)
         return -1;
@@ -310,11 +305,6 @@ static int sampler_run_read_env(void)
 
 /* ------------------------------------------------------------------------ */
 /* Start and finish */
-
-static const char *sampler_run_format_name(void)
-{
-    return g.format == FMT_PPROF ? "pprof" : g.format == FMT_SVG ? "svg" : "folded";
-}
 
 /* Start profiling this process (also in a fork child); 0 or -1 (reported). */
 static int sampler_run_start(void)
@@ -385,18 +375,7 @@ static void sampler_run_finish(void)
     sampler_profile_collector_stop(g.prof); /* joins and drains */
     sampler_profile_drain(g.prof);          /* in case there was no collector */
 
-    int rc;
-    switch (g.format) {
-    case FMT_PPROF:
-        rc = sampler_profile_write_pprof(g.prof, g.path);
-        break;
-    case FMT_SVG:
-        rc = sampler_profile_write_svg(g.prof, g.path, SAMPLER_PROFILE_THREADS);
-        break;
-    default:
-        rc = sampler_profile_write_folded_path(g.prof, g.path, SAMPLER_PROFILE_THREADS);
-        break;
-    }
+    int rc = sampler_profile_write(g.prof, g.path, g.format->name, SAMPLER_PROFILE_THREADS);
     int saved = errno;
     FILE *err = g.err_fd >= 0 ? fdopen(g.err_fd, "w") : NULL;
     if (err == NULL)
@@ -421,7 +400,7 @@ static void sampler_run_finish(void)
                 (double)tot.weight * (double)g.cfg.interval_ns / 1e9,
                 g.cfg.clock == SAMPLER_CLOCK_WALL ? "wall" : "CPU",
                 (unsigned long long)tot.threads, (unsigned long long)st.overruns, extra,
-                g.path, sampler_run_format_name());
+                g.path, g.format->name);
     }
     /* Samples lost to a full buffer make the profile short of that much time:
      * said even with -q, like a failed write. */

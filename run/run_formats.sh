@@ -1,6 +1,6 @@
 #!/bin/sh
-# sampler-run's other outputs and modes: SVG, the format taken from the file
-# name, the default file name, wall clock, --follow-fork (one file per
+# sampler-run's other outputs and modes: SVG, every format of the table by
+# name and by extension, the default file name, wall clock, --follow-fork (one file per
 # process), the exit status passed through, and a program that ends with
 # _exit() (dash does).
 . "${srcdir:-.}/testlib.sh"
@@ -13,6 +13,23 @@ grep -q 'work1' "$T/a.svg" || fail "a.svg lacks work1"
 "$RUN" -F 1000 -o "$T/b.svg" -- "$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err" || fail "b.svg run"
 grep -q '<svg' "$T/b.svg" || fail "format not taken from the .svg extension"
 grep -q '(svg)$' "$T/err" || fail "summary does not say svg"
+
+# Every format of the library's table (as --help lists it: "  NAME .EXT
+# description"): written by name, and chosen by its extension alone.
+"$RUN" --help > "$T/help" || fail "--help failed"
+awk '/^ +[a-z]+ +\.[a-z.]+ /' "$T/help" > "$T/formats"
+test "$(wc -l < "$T/formats")" -ge 3 || fail "--help lists no format table: $(cat "$T/help")"
+while read -r name ext rest; do
+    case "$rest" in *"[not built in]"*) echo "format $name: not built in"; continue ;; esac
+    "$RUN" -F 1000 -f "$name" -o "$T/byname.out" -- "$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err" ||
+        fail "--format $name: exit $?: $(cat "$T/err")"
+    test -s "$T/byname.out" || fail "--format $name wrote nothing"
+    grep -q "($name)\$" "$T/err" || fail "--format $name: summary: $(cat "$T/err")"
+    "$RUN" -F 1000 -o "$T/byext$ext" -- "$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err" ||
+        fail "-o x$ext: exit $?: $(cat "$T/err")"
+    grep -q "($name)\$" "$T/err" || fail "-o x$ext did not pick $name: $(cat "$T/err")"
+    echo "format $name ($ext): by name and by extension"
+done < "$T/formats"
 
 # Default output name, in the working directory.
 (cd "$T" && "$OLDPWD/$RUN" -q -- "$OLDPWD/$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err") ||

@@ -2,7 +2,7 @@
  * sampler-run: profile every thread of an unmodified, dynamically linked
  * program with libsampler.
  *
- *   sampler-run [-F HZ | -i INTERVAL] [-o FILE] [--format pprof|folded|svg]
+ *   sampler-run [-F HZ | -i INTERVAL] [-o FILE] [--format FMT]
  *               [--walker fp|libunwind] [--clock cpu|wall] [--buffer SAMPLES]
  *               [--follow-fork] [-q] -- CMD ARGS...
  *
@@ -30,19 +30,44 @@
 #define PFX "sampler-run: "
 #define EXIT_USAGE 2
 
+/* The format names of libsampler-profile's table, "a, b or c". */
+static const char *format_names(void)
+{
+    static char buf[256];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; sampler_profile_format_at(i) != NULL; i++) {
+        const char *sep = i == 0                                   ? ""
+                          : sampler_profile_format_at(i + 1) == NULL ? " or "
+                                                                     : ", ";
+        n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, "%s%s", sep,
+                              sampler_profile_format_at(i)->name);
+    }
+    return buf;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: sampler-run [OPTIONS] [--] CMD [ARGS...]\n"
             "Profile every thread of CMD (a dynamically linked program) with libsampler.\n"
             "\n"
-            "  -F, --frequency HZ    samples per second of CPU time (default 100)\n"
+            "  -F, --frequency HZ    samples per second of CPU time (default %.0f)\n"
             "  -i, --interval TIME   time between samples instead, with a unit:\n"
             "                        ns, us, ms or s (e.g. 4ms, 500us; no unit: ms)\n"
-            "  -o, --output FILE     profile file (default sampler.folded, sampler.pb.gz\n"
-            "                        or sampler.svg by format)\n"
-            "  -f, --format FMT      folded, pprof or svg (default: from FILE's extension\n"
-            "                        .svg, .pb.gz, .pprof, .pb; else folded)\n"
+            "  -o, --output FILE     profile file (default: sampler plus the format's\n"
+            "                        extension, sampler%s for %s)\n"
+            "  -f, --format FMT      the format (default: the one FILE's extension names,\n"
+            "                        else %s):\n",
+            1e9 / (double)SAMPLER_DEFAULT_INTERVAL_NS,
+            sampler_profile_format_find(SAMPLER_PROFILE_DEFAULT_FORMAT)->extension,
+            SAMPLER_PROFILE_DEFAULT_FORMAT, SAMPLER_PROFILE_DEFAULT_FORMAT);
+    for (size_t i = 0; sampler_profile_format_at(i) != NULL; i++) {
+        const sampler_profile_format *fmt = sampler_profile_format_at(i);
+        fprintf(f, "    %-8s %-9s %s%s\n", fmt->name, fmt->extension, fmt->description,
+                fmt->available ? "" : " [not built in]");
+    }
+    fprintf(f,
             "  -w, --walker W        fp (frame pointers, default) or libunwind\n"
             "  -c, --clock C         cpu (CPU time, default) or wall (idle threads too)\n"
             "  -b, --buffer SAMPLES  samples the buffer holds between two drains (every\n"
@@ -90,12 +115,6 @@ static unsigned long long parse_interval(const char *s)
     if (ns < (double)SAMPLER_INTERVAL_MIN_NS || ns > (double)SAMPLER_INTERVAL_MAX_NS)
         return 0;
     return (unsigned long long)llround(ns);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* "DIR/MODULE" into out; 0 when it fits and is readable. */
@@ -201,9 +220,10 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    unsigned long long interval_ns = 10000000ULL;
+    unsigned long long interval_ns = SAMPLER_DEFAULT_INTERVAL_NS;
     int have_rate = 0, follow_fork = 0, quiet = 0;
-    const char *output = NULL, *format = NULL, *walker = "fp", *clock = "cpu";
+    const char *output = NULL, *walker = "fp", *clock = "cpu";
+    const sampler_profile_format *format = NULL;
     const char *buffer = "";
     int c;
     opterr = 0;
@@ -237,9 +257,9 @@ int main(int argc, char **argv)
             output = optarg;
             break;
         case 'f':
-            if (strcmp(optarg, "folded") && strcmp(optarg, "pprof") && strcmp(optarg, "svg"))
-                return bad("--format '%s': use folded, pprof or svg%s", optarg, "");
-            format = optarg;
+            format = sampler_profile_format_find(optarg);
+            if (format == NULL)
+                return bad("--format '%s': use %s", optarg, format_names());
             break;
         case 'w':
             if (strcmp(optarg, "fp") && strcmp(optarg, "libunwind"))
@@ -289,18 +309,15 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    if (format == NULL) {
-        format = "folded";
-        if (output != NULL && ends_with(output, ".svg"))
-            format = "svg";
-        else if (output != NULL && (ends_with(output, ".pb.gz") || ends_with(output, ".pprof") ||
-                                    ends_with(output, ".pb")))
-            format = "pprof";
-    }
-    if (strcmp(format, "pprof") == 0 &&
-        !(sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF)) {
-        fprintf(stderr, PFX "this libsampler was built without pprof support (needs zlib1g-dev, "
-                        "libprotobuf-c-dev, protobuf-c-compiler); use --format folded or svg\n");
+    if (format == NULL && output != NULL)
+        format = sampler_profile_format_for_path(output);
+    if (format == NULL)
+        format = sampler_profile_format_find(SAMPLER_PROFILE_DEFAULT_FORMAT);
+    if (!format->available) {
+        fprintf(stderr,
+                PFX "this libsampler cannot write %s: it was built without what the format "
+                    "needs (see configure's summary); use another --format (%s)\n",
+                format->name, format_names());
         return EXIT_USAGE;
     }
     if (strcmp(walker, "libunwind") == 0) {
@@ -315,11 +332,11 @@ int main(int argc, char **argv)
         }
     }
 
-    char out_abs[PATH_MAX];
-    if (output == NULL)
-        output = strcmp(format, "pprof") == 0 ? "sampler.pb.gz"
-                 : strcmp(format, "svg") == 0 ? "sampler.svg"
-                                              : "sampler.folded";
+    char out_abs[PATH_MAX], out_default[64];
+    if (output == NULL) {
+        snprintf(out_default, sizeof out_default, "sampler%s", format->extension);
+        output = out_default;
+    }
     if (output[0] == '/')
         snprintf(out_abs, sizeof out_abs, "%s", output);
     else {
@@ -352,7 +369,7 @@ int main(int argc, char **argv)
         preload = strdup(module);
     if (preload == NULL || setenv(SAMPLER_RUN_ENV_INTERVAL, buf, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_OUTPUT, out_abs, 1) != 0 ||
-        setenv(SAMPLER_RUN_ENV_FORMAT, format, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_FORMAT, format->name, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_WALKER, walker, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_CLOCK, clock, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_BUFFER, buffer, 1) != 0 ||

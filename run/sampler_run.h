@@ -10,7 +10,7 @@
 /* Profile file; relative names are taken from the working directory at start.
  * With SAMPLER_RUN_FOLLOW_FORK=1 each process writes OUTPUT.PID. */
 #define SAMPLER_RUN_ENV_OUTPUT "SAMPLER_RUN_OUTPUT"
-/* folded | pprof | svg */
+/* a format name of libsampler-profile's table (sampler_profile_format_find) */
 #define SAMPLER_RUN_ENV_FORMAT "SAMPLER_RUN_FORMAT"
 /* nanoseconds between samples, [1000, 3600000000000] */
 #define SAMPLER_RUN_ENV_INTERVAL "SAMPLER_RUN_INTERVAL_NS"

@@ -1226,6 +1226,76 @@ START_TEST(test_delayed_weight_has_its_own_frame)
 }
 END_TEST
 
+/* One format table: every row is complete and found by its name and its
+ * extension; sampler_profile_write() picks the writer by name or by the file
+ * name's ending and refuses what it cannot write. */
+START_TEST(test_formats)
+{
+    size_t n = 0;
+    for (const sampler_profile_format *f; (f = sampler_profile_format_at(n)) != NULL; n++) {
+        ck_assert_msg(f->name[0] != '\0' && f->extension[0] == '.' && f->description[0] != '\0',
+                      "row %zu incomplete", n);
+        ck_assert_uint_le(strlen(f->description), 56); /* a help line */
+        ck_assert_ptr_eq(sampler_profile_format_find(f->name), f);
+        char name[64];
+        snprintf(name, sizeof name, "dir.x/prof%s", f->extension);
+        ck_assert_ptr_eq(sampler_profile_format_for_path(name), f);
+        ck_assert_ptr_null(sampler_profile_format_for_path(f->extension)); /* only the ending */
+        snprintf(name, sizeof name, "dir/%s", f->extension);
+        ck_assert_ptr_null(sampler_profile_format_for_path(name));
+    }
+    ck_assert_uint_ge(n, 3);
+    ck_assert_str_eq(sampler_profile_format_at(0)->name, SAMPLER_PROFILE_DEFAULT_FORMAT);
+    ck_assert_ptr_null(sampler_profile_format_at(n));
+    ck_assert_ptr_null(sampler_profile_format_find("json"));
+    ck_assert_ptr_null(sampler_profile_format_find(NULL));
+    ck_assert_ptr_null(sampler_profile_format_for_path("prof.txt"));
+    ck_assert_ptr_null(sampler_profile_format_for_path(NULL));
+    ck_assert_str_eq(sampler_profile_format_for_path("a.pprof")->name, "pprof");
+    ck_assert_str_eq(sampler_profile_format_for_path("a.pb.gz")->name, "pprof");
+    ck_assert_int_eq(sampler_profile_format_find("pprof")->available,
+                     (sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF) != 0);
+
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    pf_add(p, tu_gettid(), pcs, 3, 7);
+    /* by ending, by name (over the ending), the default */
+    ck_assert_sampler(sampler_profile_write(p, pf_path("a.svg"), NULL, SAMPLER_PROFILE_THREADS),
+                      0);
+    char *text = pf_slurp(pf_path("a.svg"), NULL);
+    ck_assert_msg(strncmp(text, "<?xml", 5) == 0, "a.svg is no SVG");
+    free(text);
+    ck_assert_sampler(sampler_profile_write(p, pf_path("b.svg"), "folded", 0), 0);
+    text = pf_slurp(pf_path("b.svg"), NULL);
+    ck_assert_uint_eq(pf_folded_sum(text), 7);
+    free(text);
+    ck_assert_sampler(sampler_profile_write(p, pf_path("c.txt"), NULL, 0), 0);
+    text = pf_slurp(pf_path("c.txt"), NULL);
+    ck_assert_uint_eq(pf_folded_sum(text), 7);
+    free(text);
+    int want = sampler_profile_format_find("pprof")->available ? 0 : SAMPLER_EUNSUPPORTED;
+    ck_assert_sampler(sampler_profile_write(p, pf_path("d.pb.gz"), NULL, SAMPLER_PROFILE_THREADS),
+                      want);
+    if (want == 0) {
+        size_t len;
+        unsigned char *gz = (unsigned char *)pf_slurp(pf_path("d.pb.gz"), &len);
+        ck_assert_msg(len > 2 && gz[0] == 0x1f && gz[1] == 0x8b, "d.pb.gz is not gzip");
+        free(gz);
+    }
+    /* refused */
+    ck_assert_sampler(sampler_profile_write(p, pf_path("e"), "json", 0), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write(p, pf_path("e"), NULL, 0x100), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write(NULL, pf_path("e"), NULL, 0), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write(p, NULL, NULL, 0), SAMPLER_EINVAL);
+    ck_assert_int_eq(access(pf_path("e"), F_OK), -1);
+    ck_assert_sampler(sampler_profile_write(p, "/nonexistent-dir/x.folded", NULL, 0),
+                      SAMPLER_EIO);
+    sampler_profile_free(p);
+}
+END_TEST
+
 Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -1243,6 +1313,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_badinput);
     tcase_add_test(tc, test_drain_adapter);
     tcase_add_test(tc, test_delayed_weight_has_its_own_frame);
+    tcase_add_test(tc, test_formats);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fork");

@@ -49,6 +49,7 @@ int sampler_walk_fp(const sampler_walk_ctx *ctx, uintptr_t *pcs, int max_depth,
 typedef enum sampler_clock { SAMPLER_CLOCK_CPU = 0, SAMPLER_CLOCK_WALL = 1 } sampler_clock;
 #define SAMPLER_MAX_DEPTH ...
 #define SAMPLER_BUFFER_MAX ...
+#define SAMPLER_DEFAULT_INTERVAL_NS ...
 #define SAMPLER_INTERVAL_MIN_NS ...
 #define SAMPLER_INTERVAL_MAX_NS ...
 #define SAMPLER_EINVAL ...
@@ -145,6 +146,18 @@ int sampler_profile_write_folded_path(sampler_profile *profile, const char *path
                                       unsigned int flags);
 int sampler_profile_write_pprof(sampler_profile *profile, const char *path);
 int sampler_profile_write_svg(sampler_profile *profile, const char *path, unsigned int flags);
+typedef struct sampler_profile_format {
+    const char *name;
+    const char *extension;
+    const char *description;
+    int available;
+    ...;
+} sampler_profile_format;
+const sampler_profile_format *sampler_profile_format_at(size_t index);
+const sampler_profile_format *sampler_profile_format_find(const char *name);
+const sampler_profile_format *sampler_profile_format_for_path(const char *path);
+int sampler_profile_write(sampler_profile *profile, const char *path, const char *format,
+                          unsigned int flags);
 
 /* ---- helpers defined in set_source below ---- */
 typedef struct pysampler_buf {

@@ -359,6 +359,96 @@ SAMPLER_API int sampler_profile_write_svg(sampler_profile *profile, const char *
 
 /** @} */
 
+/* ------------------------------------------------------------------------ */
+/** @defgroup formats Profile formats: one table, found by name or file name
+ *
+ * Every writer of the library is a row of one table: its name (for
+ * `--format`-style options), the file name ending that selects it, a line of
+ * description for help texts, and whether this copy of the library can write
+ * it. Programs (sampler-run, the Python binding) list and pick formats here
+ * instead of naming them one by one, so a new format reaches them all.
+ * @code
+ * for (size_t i = 0; sampler_profile_format_at(i) != NULL; i++)
+ *     printf("%s (%s): %s\n", sampler_profile_format_at(i)->name,
+ *            sampler_profile_format_at(i)->extension,
+ *            sampler_profile_format_at(i)->description);
+ * sampler_profile_write(prof, "cpu.pb.gz", NULL, SAMPLER_PROFILE_THREADS); // pprof
+ * @endcode
+ * @{ */
+
+/** One file format of sampler_profile_write(). The library owns the rows;
+ * new fields may be added at the end. */
+typedef struct sampler_profile_format {
+    /** Short name, e.g. `"folded"`, `"pprof"`, `"svg"`. */
+    const char *name;
+    /** The file name ending that selects this format, with its dot, e.g.
+     * `".pb.gz"`. */
+    const char *extension;
+    /** One line for help texts (at most 56 characters): what the format is
+     * and what reads it. */
+    const char *description;
+    /** 1 if this copy of the library can write it (pprof needs protobuf-c),
+     * else 0: sampler_profile_write() then returns SAMPLER_EUNSUPPORTED. */
+    int available;
+} sampler_profile_format;
+
+/** Name of the format sampler_profile_write() uses for a file name that no
+ * format's extension matches. */
+#define SAMPLER_PROFILE_DEFAULT_FORMAT "folded"
+
+/**
+ * The formats, one by one, in a fixed order (the default format first).
+ * @param index 0, 1, ...
+ * @return the row, or NULL when @p index is past the last one
+ * @note thread-safe and async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API const sampler_profile_format *sampler_profile_format_at(size_t index);
+
+/**
+ * The format of a name.
+ * @param name e.g. `"pprof"` (exact, lower case)
+ * @return the row, or NULL if @p name is NULL or names no format
+ * @note thread-safe and async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API const sampler_profile_format *sampler_profile_format_find(const char *name);
+
+/**
+ * The format a file name asks for by its ending (the longest matching
+ * extension; a name that is only an extension, like `.svg`, matches none).
+ * @param path a file name
+ * @return the row, or NULL if @p path is NULL or no extension matches
+ * @note thread-safe and async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API const sampler_profile_format *sampler_profile_format_for_path(const char *path);
+
+/**
+ * Write the profile to a file in a format of the table.
+ * @param profile the profile
+ * @param path    file name, created or truncated
+ * @param format  a format name (sampler_profile_format::name), or NULL for
+ *                the one @p path's ending selects, else
+ *                ::SAMPLER_PROFILE_DEFAULT_FORMAT
+ * @param flags   ::SAMPLER_PROFILE_THREADS, ::SAMPLER_PROFILE_ADDRESSES or 0;
+ *                a format ignores those it has no use for (pprof keeps
+ *                threads as labels and always writes symbols)
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p path is NULL, @p format names no
+ *         format, or unknown @p flags
+ * @retval SAMPLER_EUNSUPPORTED this copy of the library cannot write the
+ *         format (sampler_profile_format::available is 0)
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_EIO the file could not be created or written (errno tells why)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API int sampler_profile_write(sampler_profile *profile, const char *path,
+                                      const char *format, unsigned int flags);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

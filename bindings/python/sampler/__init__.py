@@ -77,12 +77,13 @@ from ._errors import (
     ProfileClosedError,
     SamplerWarning,
 )
-from ._profile import Profile, ProfileTotals, profile_features
+from ._profile import Format, Profile, ProfileTotals, format_for_path, formats, profile_features
 from ._report import (
     FunctionShare,
     folded_lines,
     format_top,
     top_functions,
+    write,
     write_folded,
     write_pprof,
     write_svg,
@@ -150,4 +151,8 @@ __all__ = [
     "write_folded",
     "write_pprof",
     "write_svg",
+    "Format",
+    "format_for_path",
+    "formats",
+    "write",
 ]

@@ -125,7 +125,7 @@ def _interval_ns(interval: Optional[float], interval_ns: Optional[int]) -> int:
         ns = interval_ns
     else:
         if interval is None:
-            interval = 0.01
+            interval = lib.SAMPLER_DEFAULT_INTERVAL_NS / 1e9
         if isinstance(interval, bool) or not isinstance(interval, (int, float)):
             raise TypeError(f"interval must be a number of seconds, not {type(interval).__name__}")
         if not math.isfinite(interval):

@@ -17,7 +17,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, FrozenSet, Iterable, Iterator, Optional, Union
+from typing import Any, FrozenSet, Iterable, Iterator, List, Optional, Union
 
 from _sampler import ffi, lib
 
@@ -31,7 +31,7 @@ from ._errors import (
     check,
 )
 
-__all__ = ["Profile", "ProfileTotals", "profile_features"]
+__all__ = ["Format", "Profile", "ProfileTotals", "format_for_path", "formats", "profile_features"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -50,6 +50,44 @@ def profile_features() -> FrozenSet[str]:
     if f & lib.SAMPLER_PROFILE_HAVE_PPROF:
         out.add("pprof")
     return frozenset(out)
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format of :meth:`Profile.write` (a row of libsampler-profile's
+    format table, ``sampler_profile_format``)."""
+
+    name: str  #: e.g. ``"pprof"``
+    extension: str  #: the file name ending that selects it, e.g. ``".pb.gz"``
+    description: str  #: what it is and what reads it
+    available: bool  #: this copy of libsampler can write it
+
+
+def _format(row: Any) -> Format:
+    return Format(
+        ffi.string(row.name).decode(),
+        ffi.string(row.extension).decode(),
+        ffi.string(row.description).decode(),
+        bool(row.available),
+    )
+
+
+def formats() -> List[Format]:
+    """Every format :meth:`Profile.write` knows, the default first."""
+    out = []
+    i = 0
+    while True:
+        row = lib.sampler_profile_format_at(i)
+        if row == ffi.NULL:
+            return out
+        out.append(_format(row))
+        i += 1
+
+
+def format_for_path(path: PathLike) -> Optional[Format]:
+    """The format a file name selects by its ending, or None."""
+    row = lib.sampler_profile_format_for_path(_path_bytes(path))
+    return None if row == ffi.NULL else _format(row)
 
 
 @dataclass(frozen=True)
@@ -243,6 +281,59 @@ class Profile:
             raise ProfileIOError(rc, call, errno=err, filename=os.fspath(path))
         check(rc, call)
 
+    def write(
+        self,
+        path: PathLike,
+        format: Optional[str] = None,
+        *,
+        threads: bool = True,
+        addresses: bool = False,
+    ) -> Format:
+        """Write the profile in any format of :func:`formats`
+        (``sampler_profile_write()``).
+
+        Args:
+            path: file to create or truncate.
+            format: a format name; None: the one the file name's ending
+                selects (:func:`format_for_path`), else folded.
+            threads: root each stack at its thread (folded, SVG, ...).
+            addresses: raw addresses instead of names (folded, SVG).
+        Returns:
+            the format written.
+        Raises:
+            InvalidArgumentError: ``format`` names no format.
+            UnsupportedError: this libsampler cannot write that format
+                (``Format.available`` is false).
+            ProfileIOError: the file could not be written.
+        """
+        if format is not None:
+            row = lib.sampler_profile_format_find(format.encode())
+            if row == ffi.NULL:
+                raise InvalidArgumentError(
+                    InvalidArgumentError.CODE,  # type: ignore[arg-type]
+                    "sampler_profile_write",
+                    "unknown format %r (formats: %s)"
+                    % (format, ", ".join(f.name for f in formats())),
+                )
+        else:
+            row = lib.sampler_profile_format_for_path(_path_bytes(path))
+            if row == ffi.NULL:
+                row = lib.sampler_profile_format_at(0)  # the default
+        fmt = _format(row)
+        if not fmt.available:
+            raise UnsupportedError(
+                UnsupportedError.CODE,  # type: ignore[arg-type]
+                "sampler_profile_write",
+                "this libsampler cannot write %s: it was built without what the format needs "
+                "(see configure's summary); use another format (%s)"
+                % (fmt.name, ", ".join(f.name for f in formats() if f.available)),
+            )
+        with self._use() as p:
+            self._write(lib.sampler_profile_write(p, _path_bytes(path), fmt.name.encode(),
+                                                  _flags(threads, addresses)),
+                        "sampler_profile_write", path)
+        return fmt
+
     def write_folded(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> int:
         """Write folded stacks, ``root;caller;...;leaf weight`` (C writer).
 
@@ -255,10 +346,7 @@ class Profile:
         Raises:
             ProfileIOError: the file could not be written (``.errno`` says why).
         """
-        with self._use() as p:
-            self._write(lib.sampler_profile_write_folded_path(p, _path_bytes(path),
-                                                              _flags(threads, addresses)),
-                        "sampler_profile_write_folded_path", path)
+        self.write(path, "folded", threads=threads, addresses=addresses)
         with open(path, "rb") as f:
             return sum(1 for _ in f)
 
@@ -272,16 +360,7 @@ class Profile:
                 (see :func:`profile_features`).
             ProfileIOError: the file could not be written.
         """
-        if "pprof" not in profile_features():
-            raise UnsupportedError(
-                UnsupportedError.CODE,  # type: ignore[arg-type]
-                "sampler_profile_write_pprof",
-                "this libsampler was built without pprof support (protobuf-c); "
-                "rebuild it with libprotobuf-c-dev installed, or use write_folded()/write_svg()",
-            )
-        with self._use() as p:
-            self._write(lib.sampler_profile_write_pprof(p, _path_bytes(path)),
-                        "sampler_profile_write_pprof", path)
+        self.write(path, "pprof")
 
     def write_svg(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> None:
         """Write a self-contained SVG flame graph (no scripts).
@@ -290,10 +369,7 @@ class Profile:
         Raises:
             ProfileIOError: the file could not be written.
         """
-        with self._use() as p:
-            self._write(lib.sampler_profile_write_svg(p, _path_bytes(path),
-                                                      _flags(threads, addresses)),
-                        "sampler_profile_write_svg", path)
+        self.write(path, "svg", threads=threads, addresses=addresses)
 
     def __repr__(self) -> str:
         try:

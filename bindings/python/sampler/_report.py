@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._core import Sample, thread_names
-from ._profile import Profile
+from ._profile import Format, Profile
 from ._symbols import frame_symbol
 
 __all__ = [
@@ -143,6 +143,28 @@ def _profile_of(samples: Optional[Iterable[Sample]]) -> Profile:
         prof.close()
         raise
     return prof
+
+
+def write(
+    path: PathLike,
+    samples: Optional[Iterable[Sample]] = None,
+    format: Optional[str] = None,
+    *,
+    threads: bool = True,
+) -> Format:
+    """Write a profile in any format of :func:`sampler.formats` with
+    libsampler's C writers (:meth:`sampler.Profile.write`).
+
+    Args:
+        path: file to create or truncate.
+        samples: drained samples; ``None`` drains the sampler's buffer now.
+        format: a format name; None: the file name's ending selects it.
+        threads: root each stack at its thread.
+    Returns:
+        the format written.
+    """
+    with _profile_of(samples) as prof:
+        return prof.write(path, format, threads=threads)
 
 
 def write_folded(

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Type
 from . import _core
 from ._core import Sample, Stats
 from ._errors import NotStartedError, ProfileClosedError, SamplerWarning
-from ._profile import Profile
+from ._profile import Format, Profile
 from ._report import FunctionShare, PathLike, format_top, top_functions
 
 __all__ = ["Sampler", "profile"]
@@ -270,6 +270,12 @@ class Sampler:
         if self._running():
             self.drain()
         return self._profile
+
+    def write(self, path: PathLike, format: Optional[str] = None, *,
+              threads: bool = True) -> Format:
+        """Write everything collected in any format of :func:`sampler.formats`
+        (see :meth:`sampler.Profile.write`); returns the format written."""
+        return self._written_profile("Sampler.write").write(path, format, threads=threads)
 
     def write_folded(self, path: PathLike, *, threads: bool = True) -> int:
         """Write everything collected as folded stacks (C writer; see

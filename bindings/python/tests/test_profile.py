@@ -1,4 +1,5 @@
 """The C profile writers (folded, pprof, SVG) from Python."""
+import dataclasses
 import errno
 import gzip
 import html
@@ -148,12 +149,42 @@ def test_zlib_profile_names_libz(zrun, tmp_path):
 
 
 def test_pprof_unsupported(monkeypatch, zrun, tmp_path):
-    monkeypatch.setattr(_profile, "profile_features", lambda: frozenset({"libdw"}))
+    real = _profile._format
+
+    def without_pprof(row):
+        f = real(row)
+        return dataclasses.replace(f, available=False) if f.name == "pprof" else f
+
+    monkeypatch.setattr(_profile, "_format", without_pprof)
     with pytest.raises(sampler.UnsupportedError) as ei:
         zrun.write_pprof(tmp_path / "x.pb.gz")
     assert ei.value.code == -15 and ei.value.name == "SAMPLER_EUNSUPPORTED"
     assert "pprof" in str(ei.value)
     assert not (tmp_path / "x.pb.gz").exists()
+
+
+def test_formats_table(zrun, tmp_path):
+    fmts = sampler.formats()
+    names = [f.name for f in fmts]
+    assert names[0] == "folded" and {"folded", "pprof", "svg"} <= set(names)
+    for f in fmts:
+        assert f.extension.startswith(".") and f.description
+        assert sampler.format_for_path("x" + f.extension) == f
+    assert sampler.format_for_path("x.txt") is None
+    assert {f.name: f.available for f in fmts}["pprof"] == ("pprof" in sampler.profile_features())
+    # the ending picks the writer; a name given wins over the ending
+    assert zrun.write(tmp_path / "a.svg").name == "svg"
+    assert (tmp_path / "a.svg").read_bytes().startswith(b"<?xml")
+    assert zrun.write(tmp_path / "b.svg", "folded").name == "folded"
+    assert sum(folded(tmp_path / "b.svg").values()) == zrun.profile.totals().weight
+    assert zrun.write(tmp_path / "c.txt").name == "folded"  # the default
+    if "pprof" in sampler.profile_features():
+        assert zrun.profile.write(tmp_path / "d.pb.gz").name == "pprof"
+        assert gzip.decompress((tmp_path / "d.pb.gz").read_bytes())
+    with pytest.raises(sampler.InvalidArgumentError) as ei:
+        zrun.write(tmp_path / "e", "json")
+    assert "json" in str(ei.value) and "svg" in str(ei.value)
+    assert not (tmp_path / "e").exists()
 
 
 def test_features():
