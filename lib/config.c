@@ -50,7 +50,8 @@ int sampler__config_check(const sampler_config *cfg, sampler_config *out)
 {
     if (cfg == NULL)
         return SAMPLER_EINVAL;
-    int rc = sampler__struct_size_check(cfg, cfg->size, SAMPLER__CONFIG_V1_SIZE, sizeof *out);
+    int rc =
+        sampler__struct_size_check(cfg, cfg->size, SAMPLER__CONFIG_V1_SIZE, sizeof *out);
     if (rc < 0)
         return rc;
     sampler_config_init(out, sizeof *out);

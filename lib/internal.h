@@ -235,11 +235,11 @@ void sampler__registry_forget(void);
 
 /* slots.c (management calls under lock, except sampler__slot_get) */
 sampler__slot *sampler__slot_get(uint32_t idx); /* async-signal-safe; NULL if none */
-sampler__slot *sampler__slot_alloc(void);        /* NULL when out of memory or indices */
-void sampler__slot_release(sampler__slot *s);    /* clear it, put it on the free list */
-void sampler__slot_hold(sampler__slot *s);       /* busy = DYING, waiting out a handler */
-void sampler__slot_unhold(sampler__slot *s);     /* busy = IDLE */
-void sampler__slot_seize(sampler__slot *s);      /* hold, gen = 0, unhold */
+sampler__slot *sampler__slot_alloc(void);       /* NULL when out of memory or indices */
+void sampler__slot_release(sampler__slot *s);   /* clear it, put it on the free list */
+void sampler__slot_hold(sampler__slot *s);      /* busy = DYING, waiting out a handler */
+void sampler__slot_unhold(sampler__slot *s);    /* busy = IDLE */
+void sampler__slot_seize(sampler__slot *s);     /* hold, gen = 0, unhold */
 void sampler__slots_free(void);   /* stopped, no handler in flight: free the chunks */
 void sampler__slots_forget(void); /* fork child: drop the chunks unread */
 
