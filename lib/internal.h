@@ -3,8 +3,11 @@
  *
  * Map of the library (one concept per file):
  *   state.c    global state, lifecycle (start/stop/pause/resume), fork handling
- *   registry.c tid -> slot map (uthash), slot table, register/unregister/reap
- *   timers.c   timer_create/settime/delete and the clock choice
+ *   config.c   sampler_config defaults and checks; struct size checks
+ *   registry.c tid -> slot map (uthash), the registration API, register/unregister/reap
+ *   slots.c    the slot table (chunks, free list) and the busy protocol
+ *   procfs.c   /proc/self/task readers: thread list, a thread's start time
+ *   timers.c   timer_create/settime/delete, the clock choice, CPU-mode liveness
  *   signal.c   the signal handler (the whole hot path) and handler install/restore
  *   buffer.c   lock-free multi-producer sample buffer and sampler_drain()
  *   maps.c     /proc/self/maps snapshots (stack bounds of threads registered by tid)
@@ -186,6 +189,18 @@ typedef struct sampler__global {
 
 extern sampler__global sampler__g;
 
+/* config.c */
+/* A struct the caller passed with its `size` (as the caller's header had it):
+ * SAMPLER_ESTRUCTSIZE below `min` (the size in the first header that had the
+ * struct), or above `known` (this library's sizeof) with any byte past `known`
+ * set (a newer header's fields this copy does not know must be unset, i.e. at
+ * their default 0); else 0. */
+int sampler__struct_size_check(const void *p, size_t size, size_t min, size_t known);
+/* sampler_start(): `cfg` checked and completed into `out` (defaults for what an
+ * older header lacks, the frame-pointer walker for a NULL one); 0 or
+ * SAMPLER_EINVAL, SAMPLER_ESTRUCTSIZE, SAMPLER_ESIGNAL. */
+int sampler__config_check(const sampler_config *cfg, sampler_config *out);
+
 /* state.c */
 /* Takes sampler__g.lock with cancellation disabled (a thread cancelled in a
  * cancellation point under the lock would leave it held forever);
@@ -211,7 +226,6 @@ extern void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
 
 /* registry.c */
 void sampler__registry_init(void);
-sampler__slot *sampler__slot_get(uint32_t idx); /* async-signal-safe; NULL if none */
 int sampler__registry_resume(void);
 void sampler__registry_clear(void); /* stop only (registry_free follows) */
 void sampler__registry_free(void);
@@ -219,11 +233,24 @@ void sampler__registry_after_fork(void);
 void sampler__forget_tid(void); /* fork child: the cached tid is the parent's */
 void sampler__registry_forget(void);
 
+/* slots.c (management calls under lock, except sampler__slot_get) */
+sampler__slot *sampler__slot_get(uint32_t idx); /* async-signal-safe; NULL if none */
+sampler__slot *sampler__slot_alloc(void);       /* NULL when out of memory or indices */
+void sampler__slot_release(sampler__slot *s);   /* clear it, put it on the free list */
+void sampler__slot_hold(sampler__slot *s);      /* busy = DYING, waiting out a handler */
+void sampler__slot_unhold(sampler__slot *s);    /* busy = IDLE */
+void sampler__slot_seize(sampler__slot *s);     /* hold, gen = 0, unhold */
+void sampler__slots_free(void);   /* stopped, no handler in flight: free the chunks */
+void sampler__slots_forget(void); /* fork child: drop the chunks unread */
+
 /* timers.c */
 int sampler__timer_create(sampler__slot *s, uint64_t token, bool self);
 int sampler__timer_arm(const sampler__slot *s); /* random first expiry; async-signal-safe */
 void sampler__timer_disarm(const sampler__slot *s); /* async-signal-safe */
 void sampler__timer_delete(sampler__slot *s);
+/* Under lock, CPU mode: has the task the slot's timer was made for exited?
+ * Exact across tid reuse (the timer is bound to the task). */
+bool sampler__timer_task_gone(sampler__slot *s);
 /* At start: how many timers this run may hold, leaving part of
  * RLIMIT_SIGPENDING to the program (see timers.c). */
 uint64_t sampler__timer_budget(void);
@@ -277,7 +304,11 @@ bool sampler__maps_covers(unsigned long long started);
 void sampler__maps_collect(bool all); /* under lock: free retired snapshots */
 const sampler__range *sampler__maps_find(const sampler__maps *m, uintptr_t addr);
 
-/* /proc helpers (registry.c) */
+/* procfs.c */
+/* Start time of a thread of this process (clock ticks since boot);
+ * SAMPLER_ENOTHREAD if it is gone. */
 int sampler__thread_started(pid_t tid, unsigned long long *started);
+/* The thread ids in /proc/self/task, in a malloc'd array. */
+int sampler__list_tasks(pid_t **out, size_t *count);
 
 #endif /* SAMPLER_INTERNAL_H */

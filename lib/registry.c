@@ -1,18 +1,13 @@
 /*
- * The registry: which threads are sampled. A uthash map tid -> slot, under
- * one mutex (g.lock), used by management calls only. Slots live in chunks
- * that are never moved and only freed after stop (no handler in flight), so
- * the handler can look a slot up by index without a lock.
+ * The registry: which threads are sampled, and the registration API. A
+ * uthash map tid -> slot, under one mutex (g.lock), used by management calls
+ * only; the slots themselves are slots.c's, the /proc readers procfs.c's and
+ * the timers (with the CPU-mode liveness test) timers.c's.
  */
 #include "internal.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,80 +38,6 @@ static pid_t sampler__gettid(void)
 void sampler__forget_tid(void)
 {
     sampler__tid_cache = 0;
-}
-
-sampler__slot *sampler__slot_get(uint32_t idx)
-{
-    if (idx >= SAMPLER__MAX_SLOTS)
-        return NULL;
-    sampler__slot *chunk = atomic_load(&sampler__g.chunks[idx >> SAMPLER__CHUNK_SHIFT]);
-    return chunk ? &chunk[idx & (SAMPLER__CHUNK_SLOTS - 1)] : NULL;
-}
-
-static sampler__slot *sampler__slot_alloc(void)
-{
-    sampler__global *g = &sampler__g;
-    sampler__slot *s = g->free_list;
-    if (s != NULL) {
-        g->free_list = s->next_free;
-        s->next_free = NULL;
-        return s;
-    }
-    if (g->nslots >= SAMPLER__MAX_SLOTS)
-        return NULL;
-    uint32_t idx = g->nslots;
-    uint32_t c = idx >> SAMPLER__CHUNK_SHIFT;
-    sampler__slot *chunk = atomic_load(&g->chunks[c]);
-    if (chunk == NULL) {
-        chunk = calloc(SAMPLER__CHUNK_SLOTS, sizeof *chunk);
-        if (chunk == NULL)
-            return NULL;
-        for (uint32_t i = 0; i < SAMPLER__CHUNK_SLOTS; i++)
-            chunk[i].idx = (c << SAMPLER__CHUNK_SHIFT) | i;
-        atomic_store(&g->chunks[c], chunk);
-    }
-    g->nslots++;
-    return &chunk[idx & (SAMPLER__CHUNK_SLOTS - 1)];
-}
-
-static void sampler__slot_release(sampler__slot *s)
-{
-    s->tid = 0;
-    s->thread_arg = NULL;
-    s->stack_lo = s->stack_hi = 0;
-    s->self = false;
-    s->started = 0;
-    atomic_store(&s->disarmed, 0);
-    s->next_free = sampler__g.free_list;
-    sampler__g.free_list = s;
-}
-
-/* Hold a slot against the handler: wait out a handler using it. While held,
- * a handler for this slot counts its signal stale and leaves. */
-static void sampler__slot_hold(sampler__slot *s)
-{
-    int idle;
-    for (unsigned spins = 0;; spins++) {
-        idle = SAMPLER__SLOT_IDLE;
-        if (atomic_compare_exchange_weak(&s->busy, &idle, SAMPLER__SLOT_DYING))
-            break;
-        if (spins > 64)
-            sched_yield();
-    }
-}
-
-static void sampler__slot_unhold(sampler__slot *s)
-{
-    atomic_store(&s->busy, SAMPLER__SLOT_IDLE);
-}
-
-/* Take a slot away from the handler: hold it, then invalidate its token.
- * Afterwards no handler touches the slot's fields. */
-static void sampler__slot_seize(sampler__slot *s)
-{
-    sampler__slot_hold(s);
-    atomic_store(&s->gen, 0);
-    sampler__slot_unhold(s);
 }
 
 /* Under lock: unregister one slot and delete its timer. */
@@ -179,65 +100,6 @@ static int sampler__add(pid_t tid, bool self, void *thread_arg, unsigned long lo
     if (token_out)
         *token_out = tok;
     return 0;
-}
-
-/* Start time of a thread of this process, from /proc (field 22 of stat). */
-int sampler__thread_started(pid_t tid, unsigned long long *started)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT || errno == ESRCH ? SAMPLER_ENOTHREAD : SAMPLER_ESYSTEM;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return SAMPLER_ENOTHREAD;
-    buf[n] = '\0';
-    /* The command name (field 2) may hold spaces and ')': skip to the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return SAMPLER_ESYSTEM;
-    p++;
-    /* After ')' come fields 3..; start time is field 22, i.e. the 20th here. */
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p + 1, ' ');
-        if (p == NULL)
-            return SAMPLER_ESYSTEM;
-    }
-    *started = strtoull(p + 1, NULL, 10);
-    return 0;
-}
-
-/* CPU mode: is the task the slot's timer was created for gone? A CPU-clock
- * timer is bound to its task (the kernel's struct pid), not to the tid
- * number, so this is exact even when the tid was reused: while the task lives
- * an armed timer reports time left, and timer_settime() on a timer whose task
- * has been reaped fails with ESRCH. One system call for a live armed timer,
- * two otherwise; no /proc read.
- *
- * The slot is held for the settime, so no handler is between disarming its
- * timer (pause) and marking it disarmed. A slot marked disarmed gets a disarm
- * again (no change); an unmarked one is re-armed, which is the state it is
- * supposed to be in (a timer that fired while paused and not yet handled
- * reads 1 ns, never zero). */
-static bool sampler__timer_task_gone(sampler__slot *s)
-{
-    struct itimerspec cur;
-    if (timer_gettime(s->timer, &cur) == 0 &&
-        (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0))
-        return false;
-    sampler__slot_hold(s);
-    int rc;
-    if (atomic_load(&s->disarmed) != 0) {
-        static const struct itimerspec zero;
-        rc = timer_settime(s->timer, 0, &zero, NULL) == 0 ? 0 : SAMPLER_ESYSTEM;
-    } else {
-        rc = sampler__timer_arm(s);
-    }
-    bool gone = rc < 0 && errno == ESRCH;
-    sampler__slot_unhold(s);
-    return gone;
 }
 
 /* Is the thread of this entry still the one that registered? */
@@ -309,39 +171,6 @@ static sampler__slot *sampler__self_slot(void)
     if (s == NULL || atomic_load(&s->gen) != sampler__token_gen(tok))
         return NULL;
     return s;
-}
-
-/* The thread ids in /proc/self/task, in a malloc'd array. */
-static int sampler__list_tasks(pid_t **out, size_t *count)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (d == NULL)
-        return SAMPLER_ESYSTEM;
-    size_t n = 0, cap = 64;
-    pid_t *tids = malloc(cap * sizeof *tids);
-    struct dirent *de;
-    while (tids != NULL && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
-            continue;
-        if (n == cap) {
-            pid_t *bigger = realloc(tids, 2 * cap * sizeof *tids);
-            if (bigger == NULL) {
-                free(tids);
-                tids = NULL;
-                break;
-            }
-            tids = bigger;
-            cap *= 2;
-        }
-        /* cppcheck-suppress nullPointerRedundantCheck ; tids != NULL in the loop body */
-        tids[n++] = (pid_t)atoi(de->d_name);
-    }
-    closedir(d);
-    if (tids == NULL)
-        return SAMPLER_ENOMEM;
-    *out = tids;
-    *count = n;
-    return 0;
 }
 
 /* Under lock, running: register the calling thread. */
@@ -588,17 +417,9 @@ void sampler__registry_clear(void)
 /* Under lock, stopped and no handler in flight: free the slot storage. */
 void sampler__registry_free(void)
 {
-    sampler__global *g = &sampler__g;
-    for (uint32_t c = 0; c < SAMPLER__MAX_CHUNKS; c++) {
-        sampler__slot *chunk = atomic_exchange(&g->chunks[c], NULL);
-        if (chunk == NULL)
-            break;
-        free(chunk);
-    }
-    g->by_tid = NULL;
-    g->free_list = NULL;
-    g->nslots = 0;
-    g->nthreads = 0;
+    sampler__slots_free();
+    sampler__g.by_tid = NULL;
+    sampler__g.nthreads = 0;
 }
 
 /* In a fork child forked from a drain callback: drop the registry without
@@ -606,11 +427,8 @@ void sampler__registry_free(void)
 void sampler__registry_forget(void)
 {
     sampler__global *g = &sampler__g;
-    for (uint32_t c = 0; c < SAMPLER__MAX_CHUNKS; c++)
-        atomic_store(&g->chunks[c], NULL);
+    sampler__slots_forget();
     g->by_tid = NULL;
-    g->free_list = NULL;
-    g->nslots = 0;
     g->nthreads = 0;
     atomic_store(&g->maps, NULL);
     g->retired = NULL;

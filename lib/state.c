@@ -141,39 +141,6 @@ void sampler__wait_no_handler(void)
     }
 }
 
-static int sampler__config_check(const sampler_config *cfg, sampler_config *out)
-{
-    if (cfg == NULL)
-        return SAMPLER_EINVAL;
-    size_t v1 = offsetof(sampler_config, buffer_capacity) + sizeof(size_t);
-    if (cfg->size < v1)
-        return SAMPLER_ESTRUCTSIZE;
-    if (cfg->size > sizeof *out) {
-        /* A newer header: fine as long as the fields we do not know are unset. */
-        const unsigned char *p = (const unsigned char *)cfg;
-        for (size_t i = sizeof *out; i < cfg->size; i++)
-            if (p[i] != 0)
-                return SAMPLER_ESTRUCTSIZE;
-    }
-    sampler_config_init(out, sizeof *out);
-    memcpy(out, cfg, cfg->size < sizeof *out ? cfg->size : sizeof *out);
-    out->size = sizeof *out;
-    if (out->interval_ns < SAMPLER_INTERVAL_MIN_NS || out->interval_ns > SAMPLER_INTERVAL_MAX_NS)
-        return SAMPLER_EINVAL;
-    if (out->clock != SAMPLER_CLOCK_CPU && out->clock != SAMPLER_CLOCK_WALL)
-        return SAMPLER_EINVAL;
-    if (out->max_depth < 1 || out->max_depth > SAMPLER_MAX_DEPTH)
-        return SAMPLER_EINVAL;
-    if (out->buffer_capacity < 1 || out->buffer_capacity > SAMPLER_BUFFER_MAX ||
-        sampler__buffer_bytes(out->buffer_capacity, out->max_depth) > SAMPLER_BUFFER_MAX_BYTES)
-        return SAMPLER_EINVAL;
-    if (!sampler__signo_valid(out->signo))
-        return SAMPLER_ESIGNAL;
-    if (out->walker == NULL)
-        out->walker = sampler_walk_fp;
-    return 0;
-}
-
 void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
 
 int sampler_start(const sampler_config *cfg)

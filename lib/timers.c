@@ -76,6 +76,37 @@ void sampler__timer_delete(sampler__slot *s)
     timer_delete(s->timer);
 }
 
+/* CPU mode: is the task the slot's timer was created for gone? A CPU-clock
+ * timer is bound to its task (the kernel's struct pid), not to the tid
+ * number, so this is exact even when the tid was reused: while the task lives
+ * an armed timer reports time left, and timer_settime() on a timer whose task
+ * has been reaped fails with ESRCH. One system call for a live armed timer,
+ * two otherwise; no /proc read.
+ *
+ * The slot is held for the settime, so no handler is between disarming its
+ * timer (pause) and marking it disarmed. A slot marked disarmed gets a disarm
+ * again (no change); an unmarked one is re-armed, which is the state it is
+ * supposed to be in (a timer that fired while paused and not yet handled
+ * reads 1 ns, never zero). */
+bool sampler__timer_task_gone(sampler__slot *s)
+{
+    struct itimerspec cur;
+    if (timer_gettime(s->timer, &cur) == 0 &&
+        (cur.it_value.tv_sec != 0 || cur.it_value.tv_nsec != 0))
+        return false;
+    sampler__slot_hold(s);
+    int rc;
+    if (atomic_load(&s->disarmed) != 0) {
+        static const struct itimerspec zero;
+        rc = timer_settime(s->timer, 0, &zero, NULL) == 0 ? 0 : SAMPLER_ESYSTEM;
+    } else {
+        rc = sampler__timer_arm(s);
+    }
+    bool gone = rc < 0 && errno == ESRCH;
+    sampler__slot_unhold(s);
+    return gone;
+}
+
 /* Each POSIX timer holds one entry of the per-user RLIMIT_SIGPENDING for its
  * signal, the same entries the program's sigqueue() and queued real-time
  * signals need. A run leaves an eighth of the limit (at least 4, at most half

@@ -207,10 +207,7 @@ static void attr_run(uint64_t interval_ns, bool self_register, sampler_stats *st
     *st_out = tu_stats();
     d->w[0] = &w[0];
     d->w[1] = &w[1];
-    int n;
-    while ((n = sampler_drain(attr_drain_cb, d, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(attr_drain_cb, d), 0);
 
     const sampler_stats *st = st_out;
     /* Bookkeeping: what was drained is what the stats say was stored. */

@@ -276,11 +276,7 @@ START_TEST(drain_and_stats_bad_args)
     /* Running: NULL callback still EINVAL and consumes nothing. */
     tu_start(1000000);
     ck_assert_sampler(sampler_thread_register(NULL), 0);
-    uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
-    while (tu_stats().samples == 0) {
-        ck_assert(tu_now_ns() < deadline);
-        tu_burn_cpu_ns(2000000);
-    }
+    tu_wait_stat(samples, 1, CLOCK_THREAD_CPUTIME_ID, UINT64_MAX, WAIT_LIMIT_NS / 1e9);
     ck_assert_sampler(sampler_drain(NULL, NULL, 0), SAMPLER_EINVAL);
     ck_assert_sampler(sampler_stop(), 0);
     int n = 0;
@@ -334,11 +330,7 @@ START_TEST(management_from_drain_callback_is_ebusy)
     int base_timers = tu_count_timers();
     tu_start(1000000);
     ck_assert_sampler(sampler_thread_register(NULL), 0);
-    uint64_t deadline = tu_now_ns() + WAIT_LIMIT_NS;
-    while (tu_stats().samples < 2) {
-        ck_assert(tu_now_ns() < deadline);
-        tu_burn_cpu_ns(2000000);
-    }
+    tu_wait_stat(samples, 2, CLOCK_THREAD_CPUTIME_ID, UINT64_MAX, WAIT_LIMIT_NS / 1e9);
     in_drain d;
     memset(&d, 0, sizeof d);
     ck_assert_int_eq(sampler_drain(bi_manage_cb, &d, 0), 1);

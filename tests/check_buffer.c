@@ -93,32 +93,17 @@ static int bf_scan_cb(const sampler_sample *s, void *arg)
     return 0;
 }
 
-static int bf_drain(bf_scan *c, size_t max)
-{
-    int n = sampler_drain(bf_scan_cb, c, max);
-    ck_assert_int_ge(n, 0);
-    return n;
-}
-
 static void bf_drain_all(bf_scan *c)
 {
-    while (bf_drain(c, 0) > 0)
-        ;
+    ck_assert_sampler(tu_drain_all(bf_scan_cb, c), 0);
 }
 
 /* capacity asked -> capacity held (a power of two >= 2) */
 static const size_t bf_caps[][2] = {{1, 2}, {3, 4}, {4, 4}, {5, 8}};
 
-/* Wait until stats.signals reaches `n`. */
-static void bf_wait_signals(uint64_t n)
-{
-    uint64_t deadline = tu_now_ns() + BF_WAIT_LIMIT_NS;
-    while (tu_stats().signals < n) {
-        ck_assert_msg(tu_now_ns() < deadline, "fewer than %llu signals in 30 s",
-                      (unsigned long long)n);
-        bf_nap();
-    }
-}
+/* Wait until the stats counter `field` reaches `n` (30 s of wall time at most). */
+#define bf_wait(field, n)                                                                \
+    tu_wait_stat(field, (n), CLOCK_PROCESS_CPUTIME_ID, UINT64_MAX, BF_WAIT_LIMIT_NS / 1e9)
 
 /* Undrained, a tiny buffer (capacity 1, 3, 4, 5) holds exactly its capacity
  * rounded up to a power of two; everything else is dropped and counted with
@@ -131,7 +116,7 @@ START_TEST(full_buffer_drops_and_counts)
     bf_start(2000000ULL, ask);
     bf_worker w;
     bf_spawn(&w);
-    bf_wait_signals(holds + 8); /* the buffer overflowed a while ago */
+    bf_wait(signals, holds + 8); /* the buffer overflowed a while ago */
     bf_join(&w);
     int done = atomic_load(&w.done);
     ck_assert_msg(done, "the burning thread did not finish its work");
@@ -206,11 +191,7 @@ START_TEST(drain_honours_max_and_early_stop)
     bf_start(4000000ULL, 64);
     bf_worker w;
     bf_spawn(&w);
-    uint64_t deadline = tu_now_ns() + BF_WAIT_LIMIT_NS;
-    while (tu_stats().samples < 8) {
-        ck_assert_msg(tu_now_ns() < deadline, "fewer than 8 samples in 30 s");
-        bf_nap();
-    }
+    bf_wait(samples, 8);
     bf_join(&w);
     ck_assert_sampler(sampler_stop(), 0);
     uint64_t stored = tu_stats().samples;

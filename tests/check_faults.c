@@ -62,10 +62,7 @@ static int fa_scan_cb(const sampler_sample *s, void *arg)
 
 static void fa_drain(fa_scan *c)
 {
-    int n;
-    while ((n = sampler_drain(fa_scan_cb, c, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(fa_scan_cb, c), 0);
 }
 
 /* The checks after every stop: registry empty, timers back to the count
@@ -246,10 +243,7 @@ START_TEST(timer_create_fails_for_some_threads)
         t.tid[i] = atomic_load(&w[i].tid);
     uint64_t deadline = tu_now_ns() + FA_WAIT_NS;
     for (;;) {
-        int n;
-        while ((n = sampler_drain(lim_tally_cb, &t, 0)) > 0)
-            ;
-        ck_assert_int_ge(n, 0);
+        ck_assert_sampler(tu_drain_all(lim_tally_cb, &t), 0);
         bool enough = true;
         for (int i = 0; i < LIM_N; i++)
             if (rcs[i] == 0 && t.after_n[i] < 3)
@@ -267,9 +261,7 @@ START_TEST(timer_create_fails_for_some_threads)
     }
     ck_assert_sampler(sampler_stop(), 0);
     fa_check_stopped(baseline);
-    int n;
-    while ((n = sampler_drain(lim_tally_cb, &t, 0)) > 0)
-        ;
+    ck_assert_sampler(tu_drain_all(lim_tally_cb, &t), 0);
     for (int i = 0; i < LIM_N; i++)
         if (rcs[i] != 0)
             ck_assert_msg(t.n[i] == 0, "worker %d was refused a timer but has %" PRIu64
@@ -680,10 +672,7 @@ START_TEST(corrupt_frame_pointer_chain)
     }
     /* Until every mode has 5 samples taken inside the loop (with rbp corrupt). */
     for (;;) {
-        int n;
-        while ((n = sampler_drain(fp_cb, &r, 0)) > 0)
-            ;
-        ck_assert_int_ge(n, 0);
+        ck_assert_sampler(tu_drain_all(fp_cb, &r), 0);
         bool enough = true;
         for (int m = 0; m < FP_NMODES; m++)
             if (r.in_loop[m] < 5)
@@ -702,9 +691,7 @@ START_TEST(corrupt_frame_pointer_chain)
     for (int m = 0; m < FP_NMODES; m++)
         pthread_join(jobs[m].th, NULL);
     ck_assert_sampler(sampler_stop(), 0);
-    int n;
-    while ((n = sampler_drain(fp_cb, &r, 0)) > 0)
-        ;
+    ck_assert_sampler(tu_drain_all(fp_cb, &r), 0);
     fa_check_stopped(baseline);
     char report[1024] = "";
     size_t used = 0;
@@ -1163,17 +1150,10 @@ START_TEST(fork_in_a_loop_while_sampling)
         if (pid == 0)
             _exit(cycle ? fk_child_cycle() : 0);
         cycles += cycle;
-        uint64_t child_deadline = tu_now_ns() + (uint64_t)(child_limit_s * 1e9);
         int status = 0;
-        pid_t got;
-        while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
-            if (tu_now_ns() > child_deadline) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                ck_abort_msg("fork %d: the child hung (%.0f s)", k, child_limit_s);
-            }
-            tu_nap_us(100);
-        }
+        pid_t got = tu_waitpid_within(pid, child_limit_s, &status);
+        if (got == 0)
+            ck_abort_msg("fork %d: the child hung (%.0f s)", k, child_limit_s);
         ck_assert_int_eq(got, pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             bad++;

@@ -178,19 +178,8 @@ static int fk_tid_cb(const sampler_sample *s, void *arg)
 
 /* Wait until at least `want` samples, counted without draining; bounded by
  * the CPU the busy thread `b` burnt meanwhile. */
-static void fk_wait_stored_samples(const busy *b, uint64_t want)
-{
-    tu_budget bu;
-    tu_budget_start(&bu, tu_thread_clock(b->th), WAIT_CPU_NS, WAIT_BACKSTOP_S);
-    uint64_t got;
-    while ((got = tu_stats().samples) < want) {
-        ck_assert_msg(!tu_budget_spent(&bu),
-                      "only %llu samples after %.0f ms of CPU (%.1f s)",
-                      (unsigned long long)got, (double)tu_budget_cpu_used(&bu) / 1e6,
-                      tu_budget_wall_used(&bu));
-        tu_nap_us(1000);
-    }
-}
+#define fk_wait_stored_samples(b, want)                                                  \
+    tu_wait_stat(samples, (want), tu_thread_clock((b)->th), WAIT_CPU_NS, WAIT_BACKSTOP_S)
 
 /* Wait until busy thread `b` has `want` new samples in the buffer; bounded
  * by the CPU it burnt meanwhile. */
@@ -380,12 +369,7 @@ START_TEST(fork_inside_drain_callback)
     ck_assert_int_eq(sem_init(&d.done, 0, 0), 0);
     tu_start(1000000);
     ck_assert_sampler(sampler_thread_register(NULL), 0);
-    tu_budget bu;
-    tu_budget_start(&bu, CLOCK_THREAD_CPUTIME_ID, WAIT_CPU_NS, WAIT_BACKSTOP_S);
-    while (tu_stats().samples == 0) {
-        ck_assert(!tu_budget_spent(&bu));
-        tu_burn_cpu_ns(2000000);
-    }
+    tu_wait_stat(samples, 1, CLOCK_THREAD_CPUTIME_ID, WAIT_CPU_NS, WAIT_BACKSTOP_S);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, fk_drain_fork_thread, &d), 0);
     /* 10 s, stretched like check's timeouts: the child frees the parent's

@@ -134,6 +134,20 @@ static void tm_sample_start(void)
     ck_assert_sampler(sampler_thread_register(NULL), 0);
 }
 
+/* Open A, sample it into a new profile (drained while it burns), stop the
+ * sampler and drain what is left: A stays loaded. */
+static sampler_profile *tm_profile_of_a(tm_lib *a)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    tm_open(a, 'a');
+    tm_sample_start();
+    tm_burn(a, TM_BURN_NS, p);
+    ck_assert_sampler(sampler_stop(), 0);
+    ck_assert_int_ge(sampler_profile_drain(p), 0);
+    return p;
+}
+
 /* ---- folded output --------------------------------------------------------------- */
 
 static char *tm_folded(sampler_profile *p, unsigned flags)
@@ -202,18 +216,8 @@ static SamplerPprof__Profile *tm_read_pprof(sampler_profile *p)
     ck_assert_int_ge(fd, 0);
     close(fd);
     ck_assert_sampler(sampler_profile_write_pprof(p, path), 0);
-    gzFile gz = gzopen(path, "rb");
-    ck_assert_ptr_nonnull(gz);
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    int r;
-    while ((r = gzread(gz, buf + n, (unsigned)(cap - n))) > 0) {
-        n += (size_t)r;
-        if (n == cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    ck_assert_int_eq(r, 0);
-    gzclose(gz);
+    size_t n;
+    uint8_t *buf = tu_gunzip_file(path, &n);
     unlink(path);
     SamplerPprof__Profile *pr = sampler__pprof__profile__unpack(NULL, n, buf);
     free(buf);
@@ -304,14 +308,8 @@ static void tm_require_samples(const char *test, uint64_t w)
  * so they keep A's name (or A's module) after B took A's place. */
 START_TEST(test_drained_before_dlclose)
 {
-    sampler_profile *p;
-    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
     tm_lib a, b;
-    tm_open(&a, 'a');
-    tm_sample_start();
-    tm_burn(&a, TM_BURN_NS, p);
-    ck_assert_sampler(sampler_stop(), 0);
-    ck_assert_int_ge(sampler_profile_drain(p), 0);
+    sampler_profile *p = tm_profile_of_a(&a);
     tm_close(&a);
     tm_open(&b, 'b');
     if (tm_reused("drained_before_dlclose", &a, &b)) {
@@ -373,14 +371,8 @@ END_TEST
  * replaces A and runs: B's samples are B's, A's stay A's. */
 START_TEST(test_symbolized_before_swap)
 {
-    sampler_profile *p;
-    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
     tm_lib a, b;
-    tm_open(&a, 'a');
-    tm_sample_start();
-    tm_burn(&a, TM_BURN_NS, p);
-    ck_assert_sampler(sampler_stop(), 0);
-    ck_assert_int_ge(sampler_profile_drain(p), 0);
+    sampler_profile *p = tm_profile_of_a(&a);
     char *addr = tm_folded(p, SAMPLER_PROFILE_ADDRESSES);
     uint64_t wa = tm_leaf_weight(addr, NULL, a.text_lo, a.text_hi);
     free(addr);

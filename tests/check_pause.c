@@ -88,16 +88,11 @@ static void pz_wait_cpu(pz_worker *w, int n, uint64_t ns)
     }
 }
 
+/* Wait until the stats counter `field` reaches `n` (30 s of wall time at most). */
+#define pz_wait(field, n)                                                                \
+    tu_wait_stat(field, (n), CLOCK_PROCESS_CPUTIME_ID, UINT64_MAX, PZ_WAIT_LIMIT_NS / 1e9)
 /* Wait until the sampler has stored at least `n` samples in all. */
-static void pz_wait_samples(uint64_t n)
-{
-    uint64_t deadline = tu_now_ns() + PZ_WAIT_LIMIT_NS;
-    while (tu_stats().samples < n) {
-        ck_assert_msg(tu_now_ns() < deadline, "fewer than %llu samples in 30 s",
-                      (unsigned long long)n);
-        pz_nap();
-    }
-}
+#define pz_wait_samples(n) pz_wait(samples, n)
 
 /* Drain everything; count samples of `tid` and those stamped after `after`
  * (or before `before`). */
@@ -127,22 +122,11 @@ static int pz_scan_cb(const sampler_sample *s, void *arg)
 
 static void pz_drain(pz_scan *c)
 {
-    int n;
-    while ((n = sampler_drain(pz_scan_cb, c, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(pz_scan_cb, c), 0);
 }
 
 /* Wait until stats.paused reaches `n`. */
-static void pz_wait_paused(uint64_t n)
-{
-    uint64_t deadline = tu_now_ns() + PZ_WAIT_LIMIT_NS;
-    while (tu_stats().paused < n) {
-        ck_assert_msg(tu_now_ns() < deadline, "stats.paused below %llu after 30 s",
-                      (unsigned long long)n);
-        pz_nap();
-    }
-}
+#define pz_wait_paused(n) pz_wait(paused, n)
 
 /* After sampler_pause() returns, no stored sample is stamped later, though two
  * registered threads keep burning CPU; each thread's timer fires while paused

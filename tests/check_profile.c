@@ -537,18 +537,8 @@ END_TEST
 #ifdef SAMPLER_TEST_PPROF
 static SamplerPprof__Profile *pf_read_pprof(const char *path)
 {
-    gzFile gz = gzopen(path, "rb");
-    ck_assert_ptr_nonnull(gz);
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    int r;
-    while ((r = gzread(gz, buf + n, (unsigned)(cap - n))) > 0) {
-        n += (size_t)r;
-        if (n == cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    ck_assert_int_eq(r, 0);
-    ck_assert_int_eq(gzclose(gz), Z_OK);
+    size_t n;
+    uint8_t *buf = tu_gunzip_file(path, &n);
     /* the file is gzip: magic 1f 8b */
     size_t rawlen;
     char *raw = pf_slurp(path, &rawlen);
@@ -986,14 +976,9 @@ START_TEST(test_fork_while_collecting)
         if (pid == 0)
             _exit(pf_fork_child(p, q, mode, t.weight));
         /* bounded: 30 s for a loaded machine under a sanitizer */
-        uint64_t deadline = tu_now_ns() + 30000000000ULL;
         int status = 0;
-        pid_t got;
-        while ((got = waitpid(pid, &status, WNOHANG)) == 0 && tu_now_ns() < deadline)
-            tu_nap_us(1000);
+        pid_t got = tu_waitpid_within(pid, 30, &status);
         if (got == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
             hung = mode;
             break;
         }
@@ -1172,14 +1157,9 @@ START_TEST(test_fork_handler_order)
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
         _exit(pf_order_scenario());
-    uint64_t deadline = tu_now_ns() + 60000000000ULL;
     int status = 0;
-    pid_t got;
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0 && tu_now_ns() < deadline)
-        tu_nap_us(1000);
+    pid_t got = tu_waitpid_within(pid, 60, &status);
     if (got == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
         ck_abort_msg("deadlock: fork() while sampler_start() waits for a drain callback "
                      "that waits for the profile lock");
     }

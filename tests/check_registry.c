@@ -133,10 +133,7 @@ static int by_tid_cb(const sampler_sample *s, void *arg)
 
 static void by_tid_drain(by_tid_tally *t)
 {
-    int n;
-    while ((n = sampler_drain(by_tid_cb, t, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(by_tid_cb, t), 0);
 }
 
 /* Bounded wait until every worker in the tally has >= `want` samples. */
@@ -262,10 +259,7 @@ START_TEST(thousand_threads_register_and_are_sampled)
         pthread_barrier_wait(&scale->bar); /* round start */
         pthread_barrier_wait(&scale->bar); /* round end */
         rounds++;
-        int n;
-        while ((n = sampler_drain(scale_cb, &unknown, 0)) > 0)
-            ;
-        ck_assert_int_ge(n, 0);
+        ck_assert_sampler(tu_drain_all(scale_cb, &unknown), 0);
         without = 0;
         for (int i = 0; i < SCALE_THREADS; i++)
             without += scale->t[i].samples == 0;
@@ -811,8 +805,7 @@ static int reuse_scenario(int b_self)
     reuse_join(&a, ta);
     /* A burnt CPU under the same tid: take its samples out first, so that
      * every later sample with this tid is B's. */
-    while (sampler_drain(reuse_discard_cb, NULL, 0) > 0)
-        ;
+    ck_assert_sampler(tu_drain_all(reuse_discard_cb, NULL), 0);
     b.self_register = b_self;
     b.arg = &arg_b;
     if (reuse_spawn(&b, &tb, a.tid) < 0)

@@ -88,25 +88,11 @@ static void sg_wait_count(int n)
     }
 }
 
-static void sg_wait_foreign(uint64_t n)
-{
-    uint64_t deadline = tu_now_ns() + SG_WAIT_LIMIT_NS;
-    while (tu_stats().foreign < n) {
-        ck_assert_msg(tu_now_ns() < deadline, "stats.foreign is %llu, expected %llu",
-                      (unsigned long long)tu_stats().foreign, (unsigned long long)n);
-        sg_nap();
-    }
-}
-
-static void sg_wait_samples(uint64_t n)
-{
-    uint64_t deadline = tu_now_ns() + SG_WAIT_LIMIT_NS;
-    while (tu_stats().samples < n) {
-        ck_assert_msg(tu_now_ns() < deadline, "fewer than %llu samples in 10 s",
-                      (unsigned long long)n);
-        sg_nap();
-    }
-}
+/* Wait until the stats counter `field` reaches `n` (10 s of wall time at most). */
+#define sg_wait(field, n)                                                                \
+    tu_wait_stat(field, (n), CLOCK_PROCESS_CPUTIME_ID, UINT64_MAX, SG_WAIT_LIMIT_NS / 1e9)
+#define sg_wait_foreign(n) sg_wait(foreign, n)
+#define sg_wait_samples(n) sg_wait(samples, n)
 
 /* ---- a burning worker, sampled while we send foreign signals elsewhere ---------- */
 
@@ -174,10 +160,7 @@ static int sg_scan_cb(const sampler_sample *s, void *arg)
 
 static void sg_drain(sg_scan *c)
 {
-    int n;
-    while ((n = sampler_drain(sg_scan_cb, c, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(sg_scan_cb, c), 0);
 }
 
 /* Foreign SIGPROFs (tgkill, sigqueue with a token-like value, kill) sent while

@@ -37,12 +37,6 @@
 #define WK_NOINLINE __attribute__((noinline, noclone))
 #endif
 
-static void wk_nap(void)
-{
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- a known chain: a -> b -> c, c burns ------------------------------------------ */
 
 void wk_chain_a(uint64_t ns);
@@ -169,16 +163,8 @@ static void wk_join(wk_worker *w)
  * fail). */
 static void wk_wait_samples(uint64_t n, const wk_worker *w)
 {
-    tu_budget bu;
-    tu_budget_start(&bu, tu_thread_clock(w->th), WK_WAIT_CPU_NS(n), WK_WAIT_BACKSTOP_S);
-    uint64_t got;
-    while ((got = tu_stats().samples) < n) {
-        ck_assert_msg(!tu_budget_spent(&bu),
-                      "%llu of %llu samples after %.0f ms of the thread's CPU (%.1f s)",
-                      (unsigned long long)got, (unsigned long long)n,
-                      (double)tu_budget_cpu_used(&bu) / 1e6, tu_budget_wall_used(&bu));
-        wk_nap();
-    }
+    tu_wait_stat(samples, n, tu_thread_clock(w->th), WK_WAIT_CPU_NS(n),
+                 WK_WAIT_BACKSTOP_S);
 }
 
 static void wk_start(sampler_walker_fn walker, void *walker_arg, int max_depth)
@@ -298,10 +284,7 @@ START_TEST(fp_walker_returns_known_chain)
     wk_join(&w);
     ck_assert_sampler(sampler_stop(), 0);
     wk_chain_scan c = {.tid = w.tid};
-    int n;
-    while ((n = sampler_drain(wk_chain_cb, &c, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(wk_chain_cb, &c), 0);
     printf(
         "walker: chain (%s): %llu samples, %llu in order, leaf in c %llu, in its clock "
         "read %llu\n",
@@ -427,10 +410,7 @@ static void wk_user_run(bool self_register, int max_depth, int ret, int fill, in
 
     sampler_stats st = tu_stats();
     wk_uscan c = {.tid = w->tid, .arg = w, .want_depth = want_depth};
-    int n;
-    while ((n = sampler_drain(wk_uscan_cb, &c, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(wk_uscan_cb, &c), 0);
     /* Every walk became a stored sample, frames or not. */
     ck_assert_uint_eq(st.samples, (uint64_t)calls);
     ck_assert_uint_eq(c.n, st.samples);
@@ -506,8 +486,7 @@ START_TEST(fp_walker_without_bounds_gives_only_pc)
     wk_join(&w);
     ck_assert_sampler(sampler_stop(), 0);
     wk_dscan c = {0};
-    while (sampler_drain(wk_dscan_cb, &c, 0) > 0)
-        ;
+    ck_assert_sampler(tu_drain_all(wk_dscan_cb, &c), 0);
     ck_assert_uint_ge(c.n, 5);
     ck_assert_uint_eq(c.not_one, 0);
 }

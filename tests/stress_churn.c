@@ -126,9 +126,7 @@ static int run_once(int run, uint32_t seed)
     pthread_join(drainer, NULL);
     ST_RC(sampler_stop(), 0);
     st_check_stopped(baseline, "after stop");
-    int n;
-    while ((n = sampler_drain(drain_cb, NULL, 0)) > 0)
-        ;
+    int n = tu_drain_all(drain_cb, NULL);
     ST_CHECK(n == 0, "drain after stop returned %d", n);
     st_phase_end();
     sampler_stats st = st_stats();
@@ -167,14 +165,9 @@ int main(int argc, char **argv)
         if (pid == 0)
             _exit(run_once((int)run, seed));
         /* Bounded wait: a run that outlives run_limit_s is a hang. */
-        uint64_t deadline = tu_now_ns() + (uint64_t)(run_limit_s * 1e9);
         int status = 0;
-        pid_t w;
-        while ((w = waitpid(pid, &status, WNOHANG)) == 0 && tu_now_ns() < deadline)
-            tu_nap_us(5000);
+        pid_t w = tu_waitpid_within(pid, run_limit_s, &status);
         if (w == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
             hung++;
             printf("stress_churn: run %ld: HANG (killed after %.0f s)\n", run, run_limit_s);
         } else if (WIFSIGNALED(status)) {

@@ -309,9 +309,7 @@ int main(int argc, char **argv)
     ST_RC(sampler_stop(), 0, SAMPLER_ENOTSTARTED);
     st_phase_end();
     st_check_stopped(baseline, "final stop");
-    int n;
-    while ((n = sampler_drain(drain_cb, &rng, 0)) > 0)
-        ;
+    int n = tu_drain_all(drain_cb, &rng);
     ST_CHECK(n == 0, "drain after stop returned %d", n);
 
     sampler_stats st = st_stats();

@@ -160,9 +160,7 @@ int main(int argc, char **argv)
         snprintf(when, sizeof when, "cycle %ld", c);
         st_check_stopped(baseline, when);
         sampler_stats st = st_stats();
-        int n;
-        while ((n = sampler_drain(tally_cb, &all, 0)) > 0)
-            ;
+        int n = tu_drain_all(tally_cb, &all);
         ST_CHECK(n == 0, "drain after stop returned %d", n);
         sum_signals += st.signals;
         sum_samples += st.samples;

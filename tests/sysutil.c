@@ -1,9 +1,11 @@
 #include "sysutil.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,4 +74,35 @@ int tu_count_timers(void)
 int tu_tgkill(pid_t tid, int sig)
 {
     return (int)syscall(SYS_tgkill, getpid(), tid, sig);
+}
+
+int tu_drain_all(sampler_sample_fn fn, void *arg)
+{
+    int n;
+    while ((n = sampler_drain(fn, arg, 0)) > 0)
+        ;
+    return n;
+}
+
+pid_t tu_waitpid_within(pid_t pid, double limit_s, int *status)
+{
+    uint64_t deadline = tu_now_ns() + (uint64_t)(limit_s * 1e9);
+    long nap_us = 100; /* short children are seen soon, long ones cost few polls */
+    for (;;) {
+        pid_t got = waitpid(pid, status, WNOHANG);
+        if (got != 0) {
+            if (got < 0 && errno == EINTR)
+                continue;
+            return got;
+        }
+        if (tu_now_ns() >= deadline)
+            break;
+        tu_nap_us(nap_us);
+        if (nap_us < 5000)
+            nap_us *= 2;
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
 }

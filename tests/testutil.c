@@ -8,6 +8,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef SAMPLER_TEST_PPROF
+#include <zlib.h>
+#endif
 
 void tu_set_sigprof(void (*handler)(int), void (*action)(int, siginfo_t *, void *))
 {
@@ -68,10 +71,7 @@ static int tu_tally_cb(const sampler_sample *s, void *arg)
 
 void tu_drain_tally(tu_tally *t)
 {
-    int n;
-    while ((n = sampler_drain(tu_tally_cb, t, 0)) > 0)
-        ;
-    ck_assert_int_ge(n, 0);
+    ck_assert_sampler(tu_drain_all(tu_tally_cb, t), 0);
 }
 
 uint64_t tu_tally_weight(const tu_tally *t, pid_t tid)
@@ -212,3 +212,48 @@ double tu_rounds_secs(const tu_rounds *r)
 {
     return (double)(tu_now_ns() - r->t0) / 1e9;
 }
+
+uint64_t tu_wait_stat_at(const char *file, int line, size_t offset, const char *name,
+                         uint64_t n, clockid_t clk, uint64_t cpu_ns, double wall_s)
+{
+    tu_budget bu;
+    tu_budget_start(&bu, clk, cpu_ns, wall_s);
+    for (;;) {
+        sampler_stats st = tu_stats();
+        uint64_t got;
+        memcpy(&got, (const char *)&st + offset, sizeof got);
+        if (got >= n)
+            return got;
+        ck_assert_msg(!tu_budget_spent(&bu),
+                      "%s:%d: stats.%s is %llu, want %llu, after %.0f ms of CPU (%.1f s)",
+                      file, line, name, (unsigned long long)got, (unsigned long long)n,
+                      (double)tu_budget_cpu_used(&bu) / 1e6, tu_budget_wall_used(&bu));
+        if (clk == CLOCK_THREAD_CPUTIME_ID)
+            tu_burn_cpu_ns(2000000);
+        else
+            tu_nap_us(1000);
+    }
+}
+
+#ifdef SAMPLER_TEST_PPROF
+uint8_t *tu_gunzip_file(const char *path, size_t *len)
+{
+    gzFile gz = gzopen(path, "rb");
+    ck_assert_msg(gz != NULL, "gzopen %s failed", path);
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    int r;
+    while ((r = gzread(gz, buf + n, (unsigned)(cap - n))) > 0) {
+        n += (size_t)r;
+        if (n == cap) {
+            buf = realloc(buf, cap *= 2);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    ck_assert_msg(r == 0, "gzread %s failed", path);
+    ck_assert_int_eq(gzclose(gz), Z_OK);
+    *len = n;
+    return buf;
+}
+#endif

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -130,6 +131,27 @@ void tu_rounds_init(tu_rounds *r, int max, int min, double budget_s);
 int tu_rounds_next(tu_rounds *r);
 /* Seconds since tu_rounds_init(). */
 double tu_rounds_secs(const tu_rounds *r);
+
+/* Wait until the stats counter `field` (samples, signals, foreign, paused,
+ * ...) of sampler_get_stats() reaches `n`; returns the value seen. Bounded
+ * like tu_budget_start(clk, cpu_ns, wall_s): when both are spent first, fails
+ * the test naming the counter and the caller's file:line. Between looks the
+ * caller naps 1 ms, or, when `clk` is CLOCK_THREAD_CPUTIME_ID (the caller is
+ * the thread being sampled), burns 2 ms of its CPU. A wait that only needs
+ * scheduling passes CLOCK_PROCESS_CPUTIME_ID, UINT64_MAX (no CPU bound). */
+#define tu_wait_stat(field, n, clk, cpu_ns, wall_s)                                      \
+    ((void)sizeof(                                                                       \
+         char[sizeof(((sampler_stats *)0)->field) == sizeof(uint64_t) ? 1 : -1]),        \
+     tu_wait_stat_at(__FILE__, __LINE__, offsetof(sampler_stats, field), #field, (n),    \
+                     (clk), (cpu_ns), (wall_s)))
+uint64_t tu_wait_stat_at(const char *file, int line, size_t offset, const char *name,
+                         uint64_t n, clockid_t clk, uint64_t cpu_ns, double wall_s);
+
+#ifdef SAMPLER_TEST_PPROF
+/* The whole gunzip'd content of the gzip file at `path` (malloc'd, *len
+ * bytes); fails the test if it cannot be opened or read. */
+uint8_t *tu_gunzip_file(const char *path, size_t *len);
+#endif
 
 /* Repetition counts scaled by the environment variable SAMPLER_TEST_SCALE (a
  * factor, e.g. 0.02): CI sets it for the valgrind run, where threads are
