@@ -213,6 +213,43 @@ typedef struct sampler_walk_ctx {
 typedef int (*sampler_walker_fn)(const sampler_walk_ctx *ctx, uintptr_t *pcs,
                                  int max_depth, void *walker_arg);
 
+/** @name Frames of a client's own kind
+ * A walker of a language runtime may store, beside native program counters,
+ * frames of its own kind (an interpreted function, say): a word whose top
+ * byte is the kind (::SAMPLER_FRAME_KIND_MIN to ::SAMPLER_FRAME_KIND_MAX) and
+ * whose low 56 bits are a payload the client chooses (a code object's
+ * address, an index). One word of kind ::SAMPLER_FRAME_KIND_EXTRA may follow
+ * such a word in `pcs` (at the next index) with 56 more bits for the same
+ * frame (the instruction being run, for its line). Every other word is a
+ * native program counter (user-space addresses have a top byte of 0). The
+ * core stores these words like any other; libsampler-profile asks the
+ * client's resolver for their names (sampler_profile_set_frame_resolver()),
+ * outside the signal handler.
+ * @{ */
+/** Bit position of a frame word's kind. */
+#define SAMPLER_FRAME_KIND_SHIFT 56
+/** Mask of a frame word's payload (its low 56 bits). */
+#define SAMPLER_FRAME_PAYLOAD_MASK ((((uint64_t)1) << SAMPLER_FRAME_KIND_SHIFT) - 1)
+/** Smallest client frame kind (kind 0 is a native program counter). */
+#define SAMPLER_FRAME_KIND_MIN 1u
+/** Largest client frame kind. */
+#define SAMPLER_FRAME_KIND_MAX 0x7eu
+/** Kind of a word that carries more payload for the client frame before it. */
+#define SAMPLER_FRAME_KIND_EXTRA 0x7fu
+/** A frame word of kind @p kind with payload @p payload (its low 56 bits). */
+#define SAMPLER_FRAME_MAKE(kind, payload)                                                  \
+    ((uintptr_t)((((uint64_t)(kind)) << SAMPLER_FRAME_KIND_SHIFT) |                         \
+                 (((uint64_t)(payload)) & SAMPLER_FRAME_PAYLOAD_MASK)))
+/** The kind of frame word @p w: 0 for a native program counter, else
+ * ::SAMPLER_FRAME_KIND_MIN to ::SAMPLER_FRAME_KIND_EXTRA. */
+#define SAMPLER_FRAME_KIND(w)                                                              \
+    ((((uint64_t)(w)) >> SAMPLER_FRAME_KIND_SHIFT) <= SAMPLER_FRAME_KIND_EXTRA               \
+         ? (unsigned int)(((uint64_t)(w)) >> SAMPLER_FRAME_KIND_SHIFT)                     \
+         : 0u)
+/** The payload of frame word @p w. */
+#define SAMPLER_FRAME_PAYLOAD(w) (((uint64_t)(w)) & SAMPLER_FRAME_PAYLOAD_MASK)
+/** @} */
+
 /**
  * The built-in frame-pointer walker (the default).
  *

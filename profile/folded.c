@@ -25,7 +25,7 @@ static const char *sampler__frame_name(sampler_profile *p, const sampler__pstack
                                        char *addrbuf, size_t size)
 {
     uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
-    if (flags & SAMPLER_PROFILE_ADDRESSES) {
+    if ((flags & SAMPLER_PROFILE_ADDRESSES) && !sampler__word_is_client(pc)) {
         snprintf(addrbuf, size, "0x%" PRIxPTR, pc);
         return addrbuf;
     }
@@ -57,6 +57,8 @@ static int sampler__nstacks_build_locked(sampler_profile *p, unsigned int flags,
             if (st->depth == 0)
                 names[n++] = "[no frames]";
             for (int i = st->depth - 1; i >= 0; i--) {
+                if (sampler__word_is_extra(SAMPLER__PSTACK_PCS(st)[i]))
+                    continue; /* part of the client frame before it */
                 const char *nm =
                     sampler__frame_name(p, st, v, i, flags, addrs[i], sizeof addrs[i]);
                 if (nm == NULL)

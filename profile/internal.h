@@ -183,6 +183,18 @@ typedef struct sampler__pstack {
 #define SAMPLER__PC_DELAYED ((uintptr_t)1)
 #define SAMPLER__PSTACK_PCS(st) ((st)->key + 2)
 
+/* A word of a client's own frame (sampler.h, "Frames of a client's own
+ * kind"), or one carrying more of its payload (never a frame by itself). */
+static inline bool sampler__word_is_client(uintptr_t w)
+{
+    unsigned int k = SAMPLER_FRAME_KIND(w);
+    return k >= SAMPLER_FRAME_KIND_MIN && k <= SAMPLER_FRAME_KIND_MAX;
+}
+static inline bool sampler__word_is_extra(uintptr_t w)
+{
+    return SAMPLER_FRAME_KIND(w) == SAMPLER_FRAME_KIND_EXTRA;
+}
+
 typedef struct sampler__pthread {
     UT_hash_handle hh; /* key: tid */
     pid_t tid;
@@ -201,6 +213,7 @@ typedef struct sampler__frame {
     char *file;        /* NULL if unknown */
     int line;
     const sampler__module *mod; /* NULL if not known (none or unknown) */
+    bool client;       /* a client's frame: key[] = word, extra word's payload */
 } sampler__frame;
 
 struct sampler_profile {
@@ -213,6 +226,12 @@ struct sampler_profile {
     bool interval_given;
     uint64_t start_realtime_ns; /* when made or reset (pprof time_nanos) */
     uint64_t start_mono_ns;
+
+    /* the clients' resolvers, by frame kind (sampler_profile_set_frame_resolver) */
+    struct {
+        sampler_frame_resolver_fn fn;
+        void *arg;
+    } resolvers[SAMPLER_FRAME_KIND_MAX + 1];
 
     /* symbol cache (under lock) */
     sampler__symbolizer *sym;

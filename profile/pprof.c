@@ -231,8 +231,11 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
             sampler__pprof__sample__init(s);
             sample_v[si] = s;
             s->location_id = loc_ids + li;
-            s->n_location_id = (size_t)st->depth;
+            s->n_location_id = 0;
             for (int i = 0; i < st->depth; i++) {
+                if (sampler__word_is_extra(SAMPLER__PSTACK_PCS(st)[i]))
+                    continue; /* part of the client frame before it */
+                s->n_location_id++;
                 const sampler__frame *f = sampler__profile_frame(p, st, v, i);
                 if (f == NULL)
                     goto out;
@@ -268,7 +271,10 @@ static int sampler__pprof_pack(sampler_profile *p, uint8_t **outbuf, size_t *out
                         SamplerPprof__Function *fn = &funs[nfuns];
                         sampler__pprof__function__init(fn);
                         fn->id = pf->id;
-                        fn->name = sampler__str(&b, f->name);
+                        /* a client frame's function name, not its display
+                         * name (which may carry file:line) */
+                        fn->name = sampler__str(&b, f->client && f->func != NULL ? f->func
+                                                                                : f->name);
                         fn->system_name = fn->name;
                         fn->filename = sampler__str(&b, f->file);
                         fun_v[nfuns++] = fn;

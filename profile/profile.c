@@ -265,6 +265,9 @@ static sampler__pvar *sampler__pvar_get(sampler_profile *p, sampler__pstack *st,
     return v;
 }
 
+static const sampler__frame *sampler__client_frame(sampler_profile *p,
+                                                   const sampler__pstack *st, int i);
+
 /* nsamples: 1 for a sample, 0 for the delayed part of one (its weight only). */
 static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample *s,
                                        uint64_t nsamples)
@@ -325,6 +328,11 @@ static int sampler__profile_add_locked(sampler_profile *p, const sampler_sample 
     t->weight += s->weight;
     p->samples += nsamples;
     p->weight += s->weight;
+    /* a client's frames are named now, while what they stand for exists */
+    for (int i = 0; i < st->depth; i++)
+        if (sampler__word_is_client(SAMPLER__PSTACK_PCS(st)[i]) &&
+            sampler__client_frame(p, st, i) == NULL)
+            return SAMPLER_ENOMEM;
     return 0;
 }
 
@@ -462,10 +470,81 @@ static int sampler__profile_lookup(sampler_profile *p, sampler__module *m, uintp
     return sampler__sym_lookup(p->sym, m, addr, false, r);
 }
 
+/* The frame of a client's word pcs[i] (and the extra word after it): named
+ * by the resolver of its kind the first time the profile sees it. */
+static const sampler__frame *sampler__client_frame(sampler_profile *p,
+                                                   const sampler__pstack *st, int i)
+{
+    const uintptr_t *pcs = SAMPLER__PSTACK_PCS(st);
+    uintptr_t w = pcs[i];
+    uint64_t extra =
+        i + 1 < st->depth && sampler__word_is_extra(pcs[i + 1]) ? SAMPLER_FRAME_PAYLOAD(pcs[i + 1]) : 0;
+    uintptr_t key[2] = {w, (uintptr_t)extra};
+    sampler__frame *f;
+    HASH_FIND(hh, p->frames, key, sizeof key, f);
+    if (f != NULL)
+        return f;
+    f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    memcpy(f->key, key, sizeof key);
+    f->client = true;
+    unsigned int kind = SAMPLER_FRAME_KIND(w);
+    uint64_t payload = SAMPLER_FRAME_PAYLOAD(w);
+    sampler_frame_info info;
+    memset(&info, 0, sizeof info);
+    int rc = -1;
+    if (p->resolvers[kind].fn != NULL)
+        rc = p->resolvers[kind].fn(kind, payload, extra, &info, p->resolvers[kind].arg);
+    if (rc >= 0 && (info.name != NULL || info.function != NULL)) {
+        f->name = sampler__strdup_clean(info.name != NULL ? info.name : info.function);
+        if (info.function != NULL && (f->func = sampler__strdup_clean(info.function)) == NULL)
+            goto oom;
+        if (info.file != NULL && (f->file = strdup(info.file)) == NULL)
+            goto oom;
+        f->line = info.line > 0 ? info.line : 0;
+    } else {
+        char buf[64]; /* no resolver, or it did not know the frame */
+        snprintf(buf, sizeof buf, "[kind %u 0x%" PRIx64 "]", kind, payload);
+        f->name = strdup(buf);
+    }
+    if (f->name == NULL)
+        goto oom;
+    sampler__profile_oom = 0;
+    HASH_ADD(hh, p->frames, key, sizeof f->key, f);
+    if (sampler__profile_oom) {
+        sampler__frame *chk;
+        HASH_FIND(hh, p->frames, key, sizeof key, chk);
+        if (chk == NULL)
+            goto oom;
+    }
+    return f;
+oom:
+    free(f->name);
+    free(f->func);
+    free(f->file);
+    free(f);
+    return NULL;
+}
+
+int sampler_profile_set_frame_resolver(sampler_profile *p, unsigned int kind,
+                                       sampler_frame_resolver_fn fn, void *arg)
+{
+    if (p == NULL || kind < SAMPLER_FRAME_KIND_MIN || kind > SAMPLER_FRAME_KIND_MAX)
+        return SAMPLER_EINVAL;
+    pthread_mutex_lock(&p->lock);
+    p->resolvers[kind].fn = fn;
+    p->resolvers[kind].arg = fn != NULL ? arg : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
 const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__pstack *st,
                                              const sampler__pvar *v, int i)
 {
     uintptr_t pc = SAMPLER__PSTACK_PCS(st)[i];
+    if (sampler__word_is_client(pc))
+        return sampler__client_frame(p, st, i);
     uintptr_t addr = (i > 0 && pc > 0) ? pc - 1 : pc;
     bool delayed = i == 0 && pc == SAMPLER__PC_DELAYED;
     const sampler__module *cm =

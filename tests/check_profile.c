@@ -1276,6 +1276,124 @@ START_TEST(test_formats)
 }
 END_TEST
 
+/* Frames of a client's own kind: named by the client's resolver once per
+ * distinct (word, extra word), with the extra word's payload; folded and
+ * pprof show them between native frames; an unnamed kind is shown as such. */
+typedef struct pf_resolver_log {
+    int calls;
+    uint64_t payload[8], extra[8];
+} pf_resolver_log;
+
+static int pf_resolve(unsigned int kind, uint64_t payload, uint64_t extra,
+                      sampler_frame_info *info, void *arg)
+{
+    pf_resolver_log *log = arg;
+    ck_assert_uint_eq(kind, 5);
+    if (log->calls < 8) {
+        log->payload[log->calls] = payload;
+        log->extra[log->calls] = extra;
+    }
+    log->calls++;
+    if (payload == 666)
+        return -1; /* a frame the client does not know */
+    static char name[64], func[32];
+    snprintf(func, sizeof func, "toy_fn%" PRIu64, payload);
+    snprintf(name, sizeof name, "%s (toy.src:%" PRIu64 ")", func, extra);
+    info->name = name;
+    info->function = func;
+    info->file = "toy.src";
+    info->line = (int)extra;
+    return 0;
+}
+
+START_TEST(test_client_frames)
+{
+    ck_assert_uint_eq(SAMPLER_FRAME_KIND(SAMPLER_FRAME_MAKE(5, 42)), 5);
+    ck_assert_uint_eq(SAMPLER_FRAME_PAYLOAD(SAMPLER_FRAME_MAKE(5, 42)), 42);
+    ck_assert_uint_eq(SAMPLER_FRAME_KIND((uintptr_t)&pf_resolve), 0); /* a native pc */
+    ck_assert_uint_eq(SAMPLER_FRAME_KIND(~(uintptr_t)0), 0);          /* kernel-like */
+
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    pf_resolver_log log = {0};
+    ck_assert_sampler(sampler_profile_set_frame_resolver(p, 0, pf_resolve, &log), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_set_frame_resolver(p, SAMPLER_FRAME_KIND_EXTRA, pf_resolve,
+                                                         &log),
+                      SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_set_frame_resolver(NULL, 5, pf_resolve, &log),
+                      SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_set_frame_resolver(p, 5, pf_resolve, &log), 0);
+
+    uintptr_t native[3];
+    pf_sym_stack(native); /* leaf pf_static_leaf .. root pf_sym_outer */
+    /* innermost first: a toy frame (fn7 at line 12) called from native code
+     * called from a toy frame (fn3 at line 40) */
+    uintptr_t a[6] = {SAMPLER_FRAME_MAKE(5, 7),  SAMPLER_FRAME_MAKE(SAMPLER_FRAME_KIND_EXTRA, 12),
+                      native[1],                 native[2],
+                      SAMPLER_FRAME_MAKE(5, 3),  SAMPLER_FRAME_MAKE(SAMPLER_FRAME_KIND_EXTRA, 40)};
+    pf_add(p, tu_gettid(), a, 6, 3);
+    pf_add(p, tu_gettid(), a, 6, 2); /* the same: no new resolver call */
+    ck_assert_int_eq(log.calls, 2);
+    ck_assert_uint_eq(log.payload[0], 7);
+    ck_assert_uint_eq(log.extra[0], 12);
+    ck_assert_uint_eq(log.payload[1], 3);
+    ck_assert_uint_eq(log.extra[1], 40);
+    /* the same function at another line is another frame; no extra word: 0 */
+    uintptr_t b[2] = {SAMPLER_FRAME_MAKE(5, 7), SAMPLER_FRAME_MAKE(6, 1)};
+    pf_add(p, tu_gettid(), b, 2, 4);
+    uintptr_t c[1] = {SAMPLER_FRAME_MAKE(5, 666)};
+    pf_add(p, tu_gettid(), c, 1, 1);
+    ck_assert_int_eq(log.calls, 4);
+    ck_assert_uint_eq(log.extra[2], 0);
+
+    char *text = pf_folded_text(p, 0);
+    /* root first: toy_fn3, the two native frames, toy_fn7 */
+    const char *line = strstr(text, "toy_fn3 (toy.src:40);");
+    ck_assert_msg(line != NULL && (line == text || line[-1] == '\n'), "no toy root:\n%s", text);
+    const char *end = strchr(line, '\n');
+    ck_assert_ptr_nonnull(end);
+    int semis = 0;
+    for (const char *q = line; q < end; q++)
+        semis += *q == ';';
+    ck_assert_msg(semis == 3 && strncmp(end - strlen(";toy_fn7 (toy.src:12) 5"),
+                                        ";toy_fn7 (toy.src:12) 5", 23) == 0,
+                  "wrong stack:\n%s", text);
+    ck_assert_msg(strstr(line, "[kind") == NULL || strstr(line, "[kind") > end,
+                  "a native frame or an extra word shown as a client frame:\n%s", text);
+    ck_assert_msg(strstr(text, "[kind 6 0x1];toy_fn7 (toy.src:0) 4") != NULL,
+                  "unnamed kind or extra-less frame wrong:\n%s", text);
+    ck_assert_msg(strstr(text, "[kind 5 0x29a] 1") != NULL, "unknown frame wrong:\n%s", text);
+    ck_assert_uint_eq(pf_folded_sum(text), 10);
+    free(text);
+    /* addresses: native pcs as numbers, client frames still named */
+    text = pf_folded_text(p, SAMPLER_PROFILE_ADDRESSES);
+    ck_assert_msg(strstr(text, "toy_fn3 (toy.src:40);0x") != NULL, "%s", text);
+    free(text);
+
+#ifdef SAMPLER_TEST_PPROF
+    ck_assert_sampler(sampler_profile_write_pprof(p, pf_path("toy.pb.gz")), 0);
+    SamplerPprof__Profile *pr = pf_read_pprof(pf_path("toy.pb.gz"));
+    int found = 0;
+    for (size_t i = 0; i < pr->n_sample; i++) {
+        const SamplerPprof__Sample *sm = pr->sample[i];
+        if (sm->value[0] != 5)
+            continue;
+        ck_assert_uint_eq(sm->n_location_id, 4); /* extra words are no locations */
+        const SamplerPprof__Location *l = pf_loc(pr, sm->location_id[0]);
+        const SamplerPprof__Function *fn = pf_fun(pr, l->line[0]->function_id);
+        ck_assert_str_eq(pf_str(pr, fn->name), "toy_fn7"); /* the function, not the display */
+        ck_assert_str_eq(pf_str(pr, fn->filename), "toy.src");
+        ck_assert_int_eq(l->line[0]->line, 12);
+        ck_assert_uint_eq(l->mapping_id, 0);
+        found++;
+    }
+    ck_assert_int_eq(found, 1);
+    sampler__pprof__profile__free_unpacked(pr, NULL);
+#endif
+    sampler_profile_free(p);
+}
+END_TEST
+
 Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -1294,6 +1412,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_drain_adapter);
     tcase_add_test(tc, test_delayed_weight_has_its_own_frame);
     tcase_add_test(tc, test_formats);
+    tcase_add_test(tc, test_client_frames);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fork");

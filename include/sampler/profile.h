@@ -286,6 +286,58 @@ SAMPLER_API int sampler_profile_collector_start(sampler_profile *profile,
  */
 SAMPLER_API int sampler_profile_collector_stop(sampler_profile *profile);
 
+/** What a client's resolver says about one of its frames. The profile copies
+ * the strings before the resolver is called again. */
+typedef struct sampler_frame_info {
+    /** Name shown in folded stacks, flame graphs and speedscope (e.g.
+     * `"parse (json/decoder.py:353)"`); NULL: @ref function. */
+    const char *name;
+    /** The function's name (pprof's Function.name); NULL: unknown. */
+    const char *function;
+    /** Its source file, or NULL. */
+    const char *file;
+    /** The line being run, or 0. */
+    int line;
+} sampler_frame_info;
+
+/**
+ * Names a client's frames (see sampler.h, "Frames of a client's own kind").
+ * Called by the profile, never in a signal handler: when a sample with a
+ * frame word of this kind is added (sampler_profile_add(), a drain into the
+ * profile, its collector thread), once per distinct (word, extra word) per
+ * profile; the answer is kept and used by every writer.
+ * @param kind    the frame's kind (::SAMPLER_FRAME_KIND_MIN..::SAMPLER_FRAME_KIND_MAX)
+ * @param payload the frame word's low 56 bits
+ * @param extra   the payload of the ::SAMPLER_FRAME_KIND_EXTRA word that
+ *                followed it in the sample, or 0
+ * @param info    to fill (zeroed); the strings must stay valid until the
+ *                resolver returns
+ * @param arg     as given to sampler_profile_set_frame_resolver()
+ * @return 0 if @p info names the frame; negative if the frame is unknown
+ *         (it is then shown as `[kind K 0xPAYLOAD]`)
+ * @note It runs with the profile's lock held: it must not call functions of
+ *       the same profile. What the payload stands for must still exist when
+ *       the sample is added (a client keeps the objects its walker recorded
+ *       alive, or checks them).
+ */
+typedef int (*sampler_frame_resolver_fn)(unsigned int kind, uint64_t payload, uint64_t extra,
+                                         sampler_frame_info *info, void *arg);
+
+/**
+ * Name the frames of one kind with @p fn. Set it before samples with such
+ * frames are added: frames already seen keep their names.
+ * @param profile the profile
+ * @param kind    ::SAMPLER_FRAME_KIND_MIN to ::SAMPLER_FRAME_KIND_MAX
+ * @param fn      the resolver; NULL removes it
+ * @param arg     passed to @p fn
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile is NULL or @p kind is out of range
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API int sampler_profile_set_frame_resolver(sampler_profile *profile, unsigned int kind,
+                                                   sampler_frame_resolver_fn fn, void *arg);
+
 /**
  * Write folded stacks, one line per distinct stack:
  * `root;caller;...;leaf weight` (outermost frame first), the weight being
