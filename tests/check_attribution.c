@@ -227,7 +227,9 @@ static void attr_run(uint64_t interval_ns, bool self_register, sampler_stats *st
         ck_assert_msg(w[i].other_fn == 0,
                       "worker %d: %llu samples show the other thread's function", i,
                       (unsigned long long)w[i].other_fn);
-        ck_assert_msg(w[i].own_fn * 10 >= w[i].samples * 9,
+        /* TSan holds a signal until the thread's next libc call, which may
+         * come after its function returned (barrier, clock): 7 in 10 there */
+        ck_assert_msg(w[i].own_fn * 10 >= w[i].samples * (TU_TSAN ? 7 : 9),
                       "worker %d: only %llu of %llu samples show its own function", i,
                       (unsigned long long)w[i].own_fn, (unsigned long long)w[i].samples);
         ck_assert_msg(w[i].cpu_ns >= w[i].burn_ns, "worker %d burnt too little", i);

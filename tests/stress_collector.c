@@ -143,8 +143,10 @@ int main(int argc, char **argv)
              (unsigned long long)st.signals);
     ST_CHECK(tot.samples == st.samples, "profile samples %llu != stats samples %llu",
              (unsigned long long)tot.samples, (unsigned long long)st.samples);
-    ST_CHECK(tot.weight == st.weight, "profile weight %llu != stats weight %llu",
-             (unsigned long long)tot.weight, (unsigned long long)st.weight);
+    ST_CHECK(tot.weight == st.weight + st.delayed_weight,
+             "profile weight %llu != stats weight %llu + delayed %llu",
+             (unsigned long long)tot.weight, (unsigned long long)st.weight,
+             (unsigned long long)st.delayed_weight);
     ST_CHECK(tot.threads == NTHREADS, "profile has %llu threads, expected %d",
              (unsigned long long)tot.threads, NTHREADS);
     sampler_profile_free(prof);

@@ -151,7 +151,7 @@ with sampler.profile(interval=0.001, collect=collect, collect_period_ms=1) as s:
     wt.join()
 st = s.stats()
 print(json.dumps({"results": results, "writes": writes[0], "samples": st.samples,
-                  "weight": st.weight, "profile_weight": s.profile.totals().weight,
+                  "weight": st.weight + st.delayed_weight, "profile_weight": s.profile.totals().weight,
                   "dropped": st.dropped}))
 '''
 

@@ -55,7 +55,8 @@ def test_profile_alias_and_folded(tmp_path):
         # C writer: threads are rooted at "comm (tid)"
         assert stack.startswith(f"{comm} ({threading.get_native_id()});"), stack
         total += int(w)
-    assert total == p.stats().weight
+    st = p.stats()
+    assert total == st.weight + st.delayed_weight  # delayed weight: a frame of its own
     # the pure-Python folded_lines keeps threading names
     assert all(x.startswith("MainThread-") for x in sampler.folded_lines(p.samples()))
 
