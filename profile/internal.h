@@ -198,6 +198,8 @@ static inline bool sampler__word_is_extra(uintptr_t w)
 typedef struct sampler__pthread {
     UT_hash_handle hh; /* key: tid */
     pid_t tid;
+    bool sampled; /* has samples (counted in nthreads); else only named */
+    bool named;   /* named by the client (sampler_profile_set_thread_name) */
     uint64_t samples, weight;
     char name[64];
     char label[96]; /* "name (tid)" */

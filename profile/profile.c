@@ -91,7 +91,8 @@ int sampler_profile_new(sampler_profile **out, const sampler_profile_options *op
     return 0;
 }
 
-static void sampler__profile_clear(sampler_profile *p)
+/* Drop the samples; keep_names: keep the names a client gave threads. */
+static void sampler__profile_clear(sampler_profile *p, bool keep_names)
 {
     sampler__pstack *st, *stmp;
     HASH_ITER(hh, p->stacks, st, stmp) {
@@ -102,6 +103,11 @@ static void sampler__profile_clear(sampler_profile *p)
     }
     sampler__pthread *t, *ttmp;
     HASH_ITER(hh, p->threads, t, ttmp) {
+        if (keep_names && t->named) {
+            t->sampled = false;
+            t->samples = t->weight = 0;
+            continue;
+        }
         HASH_DEL(p->threads, t);
         free(t);
     }
@@ -130,7 +136,7 @@ void sampler_profile_free(sampler_profile *p)
     if (p == NULL)
         return;
     sampler__collector_fini(p); /* stops the collector (final drain) first */
-    sampler__profile_clear(p);
+    sampler__profile_clear(p, false);
     sampler__frames_clear(p);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -141,7 +147,7 @@ int sampler_profile_reset(sampler_profile *p)
     if (p == NULL)
         return SAMPLER_EINVAL;
     pthread_mutex_lock(&p->lock);
-    sampler__profile_clear(p);
+    sampler__profile_clear(p, true);
     p->start_realtime_ns = sampler__clock_ns(CLOCK_REALTIME);
     p->start_mono_ns = sampler__clock_ns(CLOCK_MONOTONIC);
     pthread_mutex_unlock(&p->lock);
@@ -182,7 +188,8 @@ sampler__pthread *sampler__profile_thread(sampler_profile *p, pid_t tid)
     return t;
 }
 
-static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
+/* The entry of tid, made (named from /proc unless `named`) if new. */
+static sampler__pthread *sampler__thread_entry(sampler_profile *p, pid_t tid, bool named)
 {
     sampler__pthread *t = sampler__profile_thread(p, tid);
     if (t != NULL)
@@ -191,8 +198,10 @@ static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
     if (t == NULL)
         return NULL;
     t->tid = tid;
-    sampler__thread_name(tid, t->name, sizeof t->name);
-    snprintf(t->label, sizeof t->label, "%s (%d)", t->name, (int)tid);
+    if (!named) {
+        sampler__thread_name(tid, t->name, sizeof t->name);
+        snprintf(t->label, sizeof t->label, "%s (%d)", t->name, (int)tid);
+    }
     sampler__profile_oom = 0;
     HASH_ADD(hh, p->threads, tid, sizeof t->tid, t);
     if (sampler__profile_oom) {
@@ -203,8 +212,36 @@ static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
             return NULL;
         }
     }
-    p->nthreads++;
     return t;
+}
+
+/* The entry of a sampled thread (counted in nthreads from its first sample). */
+static sampler__pthread *sampler__thread_get(sampler_profile *p, pid_t tid)
+{
+    sampler__pthread *t = sampler__thread_entry(p, tid, false);
+    if (t != NULL && !t->sampled) {
+        t->sampled = true;
+        p->nthreads++;
+    }
+    return t;
+}
+
+int sampler_profile_set_thread_name(sampler_profile *p, pid_t tid, const char *name)
+{
+    if (p == NULL || tid <= 0 || name == NULL)
+        return SAMPLER_EINVAL;
+    pthread_mutex_lock(&p->lock);
+    sampler__pthread *t = sampler__thread_entry(p, tid, true);
+    if (t != NULL) {
+        snprintf(t->name, sizeof t->name, "%s", name);
+        for (char *c = t->name; *c != '\0'; c++) /* usable in folded stacks */
+            if (*c == ';' || (unsigned char)*c < 0x20)
+                *c = '_';
+        snprintf(t->label, sizeof t->label, "%s (%d)", t->name, (int)tid);
+        t->named = true;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return t != NULL ? 0 : SAMPLER_ENOMEM;
 }
 
 /* Whether the sets (a, b) name every pc of st as v's sets do. */

@@ -41,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +60,7 @@ typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(
 static struct {
     atomic_int active;   /* this process is being profiled: hook new threads */
     atomic_int finished; /* the profile was written (or given up) */
+    atomic_int naming;   /* threads naming themselves in the profile now */
     pid_t pid;           /* the process that owns the profile */
     int follow_fork;
     int quiet;
@@ -93,6 +96,18 @@ struct sampler_run_tramp {
     void *arg;
 };
 
+/* As a thread ends (return or pthread_exit): its name, while it can still be
+ * read, for samples drained after it is gone. */
+static void sampler_run_thread_ends(void *unused)
+{
+    (void)unused;
+    char name[17] = "";
+    atomic_fetch_add(&g.naming, 1); /* the profile is not freed meanwhile */
+    if (atomic_load(&g.active) && g.prof != NULL && prctl(PR_GET_NAME, name) == 0)
+        sampler_profile_set_thread_name(g.prof, (pid_t)syscall(SYS_gettid), name);
+    atomic_fetch_sub(&g.naming, 1);
+}
+
 static void *sampler_run_trampoline(void *p)
 {
     struct sampler_run_tramp t = *(struct sampler_run_tramp *)p;
@@ -107,7 +122,11 @@ static void *sampler_run_trampoline(void *p)
         sigaddset(&ours, g.cfg.signo);
         pthread_sigmask(SIG_UNBLOCK, &ours, NULL);
     }
-    return t.fn(t.arg);
+    void *ret;
+    pthread_cleanup_push(sampler_run_thread_ends, NULL);
+    ret = t.fn(t.arg);
+    pthread_cleanup_pop(1);
+    return ret;
 }
 
 EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
@@ -421,6 +440,12 @@ static void sampler_run_finish(void)
                 why);
     }
     fflush(err);
+    /* g.active is 0: no thread starts naming itself now; wait for those that
+     * did (a few system calls each) */
+    for (int i = 0; atomic_load(&g.naming) > 0 && i < 100000; i++)
+        sched_yield();
+    if (atomic_load(&g.naming) > 0)
+        return; /* a namer is stuck (stopped?): leave the profile to exit */
     sampler_profile_free(g.prof);
     g.prof = NULL;
 }

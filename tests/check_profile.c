@@ -1395,6 +1395,65 @@ START_TEST(test_client_frames)
 }
 END_TEST
 
+/* A thread named by the client keeps that name in every writer, also when
+ * the thread is gone (no /proc entry) and across a reset; naming alone does
+ * not count a thread. */
+START_TEST(test_thread_names)
+{
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    ck_assert_sampler(sampler_profile_set_thread_name(NULL, 5, "x"), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_set_thread_name(p, 0, "x"), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_set_thread_name(p, 5, NULL), SAMPLER_EINVAL);
+    /* a tid no thread has (pid_max is at most 2^22): /proc cannot name it */
+    pid_t gone = (1 << 22) + 7;
+    ck_assert_sampler(sampler_profile_set_thread_name(p, gone, "worker;7\n"), 0);
+    sampler_profile_totals t;
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.threads, 0);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    pf_add(p, gone, pcs, 3, 4);
+    pf_add(p, gone + 1, pcs, 3, 1); /* unnamed and gone */
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.threads, 2);
+    char want[64];
+    snprintf(want, sizeof want, "worker_7_ (%d);", (int)gone);
+    char *text = pf_folded_text(p, SAMPLER_PROFILE_THREADS);
+    ck_assert_msg(strstr(text, want) != NULL, "no '%s' in:\n%s", want, text);
+    snprintf(want, sizeof want, "[exited] (%d);", (int)gone + 1);
+    ck_assert_msg(strstr(text, want) != NULL, "no '%s' in:\n%s", want, text);
+    free(text);
+    ck_assert_sampler(sampler_profile_write_svg(p, pf_path("n.svg"), SAMPLER_PROFILE_THREADS),
+                      0);
+    text = pf_slurp(pf_path("n.svg"), NULL);
+    ck_assert_msg(strstr(text, "worker_7_ (") != NULL, "SVG lacks the thread's name");
+    free(text);
+#ifdef SAMPLER_TEST_PPROF
+    ck_assert_sampler(sampler_profile_write_pprof(p, pf_path("n.pb.gz")), 0);
+    SamplerPprof__Profile *pr = pf_read_pprof(pf_path("n.pb.gz"));
+    int named = 0;
+    for (size_t i = 0; i < pr->n_sample; i++)
+        for (size_t l = 0; l < pr->sample[i]->n_label; l++)
+            if (strcmp(pf_str(pr, pr->sample[i]->label[l]->key), "thread") == 0 &&
+                strcmp(pf_str(pr, pr->sample[i]->label[l]->str), "worker_7_") == 0)
+                named++;
+    ck_assert_int_eq(named, 1);
+    sampler__pprof__profile__free_unpacked(pr, NULL);
+#endif
+    /* a reset keeps the name, not the samples */
+    ck_assert_sampler(sampler_profile_reset(p), 0);
+    ck_assert_sampler(sampler_profile_get_totals(p, &t, sizeof t), 0);
+    ck_assert_uint_eq(t.threads, 0);
+    pf_add(p, gone, pcs, 3, 2);
+    text = pf_folded_text(p, SAMPLER_PROFILE_THREADS);
+    snprintf(want, sizeof want, "worker_7_ (%d);", (int)gone);
+    ck_assert_msg(strstr(text, want) != NULL, "name lost in a reset:\n%s", text);
+    free(text);
+    sampler_profile_free(p);
+}
+END_TEST
+
 Suite *profile_suite(void)
 {
     Suite *s = suite_create("profile");
@@ -1414,6 +1473,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_delayed_weight_has_its_own_frame);
     tcase_add_test(tc, test_formats);
     tcase_add_test(tc, test_client_frames);
+    tcase_add_test(tc, test_thread_names);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fork");

@@ -286,6 +286,27 @@ SAMPLER_API int sampler_profile_collector_start(sampler_profile *profile,
  */
 SAMPLER_API int sampler_profile_collector_stop(sampler_profile *profile);
 
+/**
+ * Name a thread: every writer labels the thread's stacks `name (tid)` with
+ * this name instead of the one read from /proc/self/task/TID/comm when the
+ * profile first saw the thread. A thread that exits before the profile drains
+ * its samples can no longer be asked its name (it would show as `[exited]`),
+ * so name it before it exits (sampler-run does, as each thread ends), or give
+ * the name your runtime knows (a language's thread name). The name is kept
+ * across sampler_profile_reset().
+ * @param profile the profile
+ * @param tid     the thread (gettid())
+ * @param name    its name (copied; at most 63 bytes are kept; `;` and control
+ *                characters become `_`)
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p name is NULL, or @p tid <= 0
+ * @retval SAMPLER_ENOMEM out of memory
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API int sampler_profile_set_thread_name(sampler_profile *profile, pid_t tid,
+                                                const char *name);
+
 /** What a client's resolver says about one of its frames. The profile copies
  * the strings before the resolver is called again. */
 typedef struct sampler_frame_info {
