@@ -146,6 +146,7 @@ int sampler_profile_write_folded_path(sampler_profile *profile, const char *path
                                       unsigned int flags);
 int sampler_profile_write_pprof(sampler_profile *profile, const char *path);
 int sampler_profile_write_svg(sampler_profile *profile, const char *path, unsigned int flags);
+int sampler_profile_set_thread_name(sampler_profile *profile, pid_t tid, const char *name);
 typedef struct sampler_profile_format {
     const char *name;
     const char *extension;

@@ -5,11 +5,11 @@ is written (libdw when the library was built with it, else ``dladdr``) and
 writes folded stacks, gzip'd pprof protobuf or an SVG flame graph. Memory grows
 with the number of distinct stacks, not with the number of samples.
 
-Thread labels in these C-written files are ``comm (tid)``, the kernel's thread
-name read from ``/proc/self/task/TID/comm`` when the profile first sees the
-thread (``[exited]`` if it is gone by then). Python threads are not renamed
-in the kernel, so they usually show as ``python3 (tid)``; use
-:func:`sampler.folded_lines` (pure Python) for :mod:`threading` names.
+Thread labels in these C-written files are ``name (tid)``: the name given with
+:meth:`Profile.set_thread_name` (a :class:`~sampler.Sampler` gives each
+registered thread its :mod:`threading` name), else the kernel's thread name
+read from ``/proc/self/task/TID/comm`` when the profile first sees the thread
+(``python3`` for Python threads; ``[exited]`` if it is gone by then).
 """
 from __future__ import annotations
 
@@ -281,6 +281,13 @@ class Profile:
             raise ProfileIOError(rc, call, errno=err, filename=os.fspath(path))
         check(rc, call)
 
+    def set_thread_name(self, tid: int, name: str) -> None:
+        """Label thread ``tid``'s stacks ``name (tid)`` in every writer
+        (``sampler_profile_set_thread_name()``), also after the thread exited."""
+        with self._use() as p:
+            check(lib.sampler_profile_set_thread_name(p, tid, name.encode("utf-8", "replace")),
+                  "sampler_profile_set_thread_name")
+
     def write(
         self,
         path: PathLike,
@@ -339,7 +346,7 @@ class Profile:
 
         Args:
             path: file to create or truncate.
-            threads: root each stack at its thread, ``comm (tid)``.
+            threads: root each stack at its thread, ``name (tid)``.
             addresses: raw addresses instead of names.
         Returns:
             the number of lines (distinct stacks) written.

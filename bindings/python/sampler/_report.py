@@ -7,7 +7,7 @@ on :class:`~sampler.Sample` lists and name frames with ``dladdr``
 ``write_folded``, ``write_pprof`` and ``write_svg`` are C-backed: the samples
 go into a temporary C profile (:class:`sampler.Profile`, ``profile.h``) whose
 writers name frames with libdw (static functions, file:line) when the library
-has it. The C writers label threads ``comm (tid)`` (see :mod:`sampler._profile`);
+has it. The C writers label threads ``name (tid)`` (see :mod:`sampler._profile`);
 the pure-Python ``folded_lines`` is kept for :mod:`threading` names.
 """
 from __future__ import annotations
@@ -176,7 +176,7 @@ def write_folded(
         path: file to create or truncate.
         samples: drained samples; ``None`` drains the sampler's buffer now
             (those samples are consumed: :func:`sampler.drain` will not see them).
-        threads: root each stack at its thread, ``comm (tid)``.
+        threads: root each stack at its thread, ``name (tid)``.
     Returns:
         the number of lines written.
     Raises:

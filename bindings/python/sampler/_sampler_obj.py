@@ -99,6 +99,7 @@ class Sampler:
         )
         self._samples: List[Sample] = []
         self._names: Dict[int, str] = {}
+        self._profile_names: Dict[int, str] = {}  # the names given to _profile
         self._active = False
         self._pid = 0  # the process that started the current or last run
         self._final_stats: Optional[Stats] = None
@@ -146,6 +147,7 @@ class Sampler:
             self._profile = prof
             self._samples = []
             self._names = {}
+            self._profile_names = {}
             self._final_stats = None
             self._pid = os.getpid()
             self._active = True
@@ -224,6 +226,11 @@ class Sampler:
             self._names.update(_core.thread_names())
             if self._profile is None:
                 return []
+            # the C writers label threads with their threading names
+            for tid, name in self._names.items():
+                if self._profile_names.get(tid) != name:
+                    self._profile.set_thread_name(tid, name)
+                    self._profile_names[tid] = name
             if self._collect:
                 self._profile.drain()
                 return []
@@ -279,8 +286,8 @@ class Sampler:
 
     def write_folded(self, path: PathLike, *, threads: bool = True) -> int:
         """Write everything collected as folded stacks (C writer; see
-        :meth:`sampler.Profile.write_folded`). Threads are labelled ``comm (tid)``;
-        :func:`sampler.folded_lines` gives :mod:`threading` names instead.
+        :meth:`sampler.Profile.write_folded`). Threads are labelled with their
+        :mod:`threading` names, ``MainThread (tid)``.
         Returns the number of lines written."""
         return self._written_profile("Sampler.write_folded").write_folded(path, threads=threads)
 

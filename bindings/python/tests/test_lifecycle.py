@@ -52,8 +52,8 @@ def test_profile_alias_and_folded(tmp_path):
     total = 0
     for line in lines:
         stack, w = line.rsplit(" ", 1)
-        # C writer: threads are rooted at "comm (tid)"
-        assert stack.startswith(f"{comm} ({threading.get_native_id()});"), stack
+        # C writer: threads are rooted at "name (tid)", the threading name
+        assert stack.startswith(f"MainThread ({threading.get_native_id()});"), (stack, comm)
         total += int(w)
     st = p.stats()
     assert total == st.weight + st.delayed_weight  # delayed weight: a frame of its own

@@ -52,15 +52,19 @@ def zrun():
 
 
 def test_folded_totals_equal_drained_weight(zrun, tmp_path):
-    weight = sum(x.weight for x in zrun.samples())
+    # the profile counts a late signal's delayed weight as a frame of its own
+    weight = sum(x.weight + x.delayed_weight for x in zrun.samples())
     assert weight > 50
     assert zrun.profile.totals().weight == weight
     zrun.write_folded(tmp_path / "s.folded")
     lines = folded(tmp_path / "s.folded")
     assert sum(lines.values()) == weight
-    # thread roots are "comm (tid)" of the sampled threads
+    # thread roots are "name (tid)" of the sampled threads, with their threading
+    # names (the threads exited before the write)
     tids = {x.tid for x in zrun.samples()}
-    assert {int(k.split(";")[0].rsplit("(", 1)[1].rstrip(")")) for k in lines} == tids
+    names = zrun.thread_names()
+    assert {k.split(";")[0] for k in lines} == {f"{names[t]} ({t})" for t in tids}
+    assert all(names[t].startswith("Thread-") for t in tids), names
     # without thread roots, same total
     zrun.write_folded(tmp_path / "n.folded", threads=False)
     assert sum(folded(tmp_path / "n.folded").values()) == weight
@@ -68,11 +72,12 @@ def test_folded_totals_equal_drained_weight(zrun, tmp_path):
 
 def test_module_writers_from_samples(zrun, tmp_path):
     samples = zrun.samples()
-    weight = sum(x.weight for x in samples)
+    weight = sum(x.weight + x.delayed_weight for x in samples)
     sampler.write_folded(tmp_path / "m.folded", samples)
     assert sum(folded(tmp_path / "m.folded").values()) == weight
     sampler.write_folded(str(tmp_path / "half.folded"), samples[::2], threads=False)
-    assert sum(folded(tmp_path / "half.folded").values()) == sum(x.weight for x in samples[::2])
+    assert sum(folded(tmp_path / "half.folded").values()) == sum(
+        x.weight + x.delayed_weight for x in samples[::2])
 
 
 def test_module_writer_drains_buffer(tmp_path):
