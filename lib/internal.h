@@ -216,13 +216,22 @@ extern _Thread_local int sampler__in_drain;
  * never allocates, so the handler may touch it (the surplus static TLS glibc
  * keeps for dlopen'ed modules holds one int). */
 extern _Thread_local int sampler__in_handler __attribute__((tls_model("initial-exec")));
-/* Set by a built-in walker that needs preparing in a normal context (the
- * libunwind walker, from a constructor in its object file, so nothing is
- * pulled in unless the walker is used). Called under g.lock by
- * sampler_start() with the configured walker before the handler is
- * installed, and by sampler_thread_register() before the caller's timer
- * exists. NULL when no such walker is linked in. */
-extern void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
+/* Prepares a built-in walker that needs it in a normal context (the
+ * libunwind walker, lib/walk_unwind.c). A weak reference, so that the
+ * walker's object (and libunwind) is linked in only when a program uses the
+ * walker: then it is defined, else NULL. Not a constructor-set hook: in a
+ * shared object (sampler-run's preload module) a constructor that starts the
+ * sampler may run before the walker's own constructor, and the main thread
+ * then went unprepared (one-frame stacks until the first pthread_create).
+ * Called (sampler__walker_prepare) under g.lock by sampler_start() with the
+ * configured walker before the handler is installed, and by
+ * sampler_thread_register() before the caller's timer exists. */
+void sampler__unwind_prepare(sampler_walker_fn walker) __attribute__((weak));
+static inline void sampler__walker_prepare(sampler_walker_fn walker)
+{
+    if (sampler__unwind_prepare != NULL)
+        sampler__unwind_prepare(walker);
+}
 
 /* registry.c */
 void sampler__registry_init(void);

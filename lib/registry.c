@@ -244,8 +244,8 @@ int sampler_thread_register(void *thread_arg)
     if (rc < 0)
         return rc;
     rc = sampler__check_running();
-    if (rc == 0 && sampler__walker_prepare_hook != NULL)
-        sampler__walker_prepare_hook(sampler__g.cfg.walker);
+    if (rc == 0)
+        sampler__walker_prepare(sampler__g.cfg.walker);
     if (rc == 0)
         rc = sampler__register_self(thread_arg);
     sampler__unlock();

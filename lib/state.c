@@ -141,8 +141,6 @@ void sampler__wait_no_handler(void)
     }
 }
 
-void (*sampler__walker_prepare_hook)(sampler_walker_fn walker);
-
 int sampler_start(const sampler_config *cfg)
 {
     sampler__global *g = &sampler__g;
@@ -171,8 +169,7 @@ int sampler_start(const sampler_config *cfg)
     pthread_mutex_unlock(&g->drain_lock);
     sampler__buffer_free(old);
 
-    if (sampler__walker_prepare_hook != NULL)
-        sampler__walker_prepare_hook(c.walker);
+    sampler__walker_prepare(c.walker);
     memset(&g->ctr, 0, sizeof g->ctr);
     atomic_store(&g->handler_replaced, 0);
     g->cfg = c;

@@ -121,18 +121,13 @@ static void sampler__unwind_init_once(void)
  * thread can receive a sample: one unw_backtrace() in a normal context does
  * libunwind's one-time set-up (tdep_init, the pthread_once and key of the
  * trace cache) and allocates this thread's trace cache and TLS. */
-static void sampler__unwind_prepare(sampler_walker_fn walker)
+void sampler__unwind_prepare(sampler_walker_fn walker)
 {
     if (walker != sampler_walk_libunwind)
         return;
     pthread_once(&sampler__unwind_once, sampler__unwind_init_once);
     void *buf[SAMPLER__UNWIND_EXTRA];
     (void)unw_backtrace(buf, SAMPLER__UNWIND_EXTRA);
-}
-
-__attribute__((constructor)) static void sampler__unwind_hook(void)
-{
-    sampler__walker_prepare_hook = sampler__unwind_prepare;
 }
 
 static bool sampler__guarded(uintptr_t pc)

@@ -251,6 +251,10 @@ static int sampler_run_read_env(void)
     }
 
     v = getenv(SAMPLER_RUN_ENV_WALKER);
+#ifdef SAMPLER_RUN_HAVE_UNWIND_API
+    if ((v == NULL || *v == '\0') && sampler_walk_libunwind_available())
+        v = "libunwind"; /* the module alone: the CLI's default */
+#endif
     if (v == NULL || *v == '\0' || strcmp(v, "fp") == 0)
         g.cfg.walker = sampler_walk_fp;
     else if (strcmp(v, "libunwind") == 0) {

@@ -31,6 +31,23 @@ while read -r name ext rest; do
     echo "format $name ($ext): by name and by extension"
 done < "$T/formats"
 
+# The default walker is libunwind when built in: a single-threaded distro
+# program (gzip, no frame pointers) gets whole stacks from its first sample
+# (its main thread is prepared before the program runs; it used to be at the
+# first pthread_create, so such programs had one-frame stacks).
+if "$RUN" -q -w libunwind -o "$T/probe.folded" -- true 2> /dev/null; then
+    "$GENDATA" 24 > "$T/gz.in" || fail "gendata failed"
+    "$RUN" -F 1000 -o "$T/gz.folded" -- gzip -9 -c "$T/gz.in" > /dev/null 2> "$T/err" ||
+        fail "gzip run: $(cat "$T/err")"
+    # weight-weighted median of the frames per stack (thread root excluded)
+    med=$(awk '{ n = split($0, f, ";"); w = $NF; for (i = 0; i < w; i++) print n - 1 }' \
+          "$T/gz.folded" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    echo "gzip under the default walker: median stack depth $med"
+    test -n "$med" && test "$med" -ge 3 || fail "gzip: median stack depth '$med' (< 3): $(head -n 3 "$T/gz.folded")"
+else
+    echo "libunwind walker not built: default walker is fp"
+fi
+
 # Default output name, in the working directory.
 (cd "$T" && "$OLDPWD/$RUN" -q -- "$OLDPWD/$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err") ||
     fail "default-name run: $(cat "$T/err")"

@@ -68,7 +68,9 @@ static void usage(FILE *f)
                 fmt->available ? "" : " [not built in]");
     }
     fprintf(f,
-            "  -w, --walker W        fp (frame pointers, default) or libunwind\n"
+            "  -w, --walker W        libunwind (whole stacks through code without frame\n"
+            "                        pointers; the default when built in) or fp (frame\n"
+            "                        pointers only: cheaper, short stacks in distro code)\n"
             "  -c, --clock C         cpu (CPU time, default) or wall (idle threads too)\n"
             "  -b, --buffer SAMPLES  samples the buffer holds between two drains (every\n"
             "                        20 ms; default 16384); a full buffer drops samples\n"
@@ -222,7 +224,7 @@ int main(int argc, char **argv)
     };
     unsigned long long interval_ns = SAMPLER_DEFAULT_INTERVAL_NS;
     int have_rate = 0, follow_fork = 0, quiet = 0;
-    const char *output = NULL, *walker = "fp", *clock = "cpu";
+    const char *output = NULL, *walker = NULL, *clock = "cpu";
     const sampler_profile_format *format = NULL;
     const char *buffer = "";
     int c;
@@ -320,6 +322,12 @@ int main(int argc, char **argv)
                 format->name, format_names());
         return EXIT_USAGE;
     }
+    if (walker == NULL) /* whole stacks where the library can walk them */
+#ifdef SAMPLER_RUN_HAVE_UNWIND_API
+        walker = sampler_walk_libunwind_available() ? "libunwind" : "fp";
+#else
+        walker = "fp";
+#endif
     if (strcmp(walker, "libunwind") == 0) {
 #ifdef SAMPLER_RUN_HAVE_UNWIND_API
         if (!sampler_walk_libunwind_available()) {
