@@ -133,6 +133,9 @@ typedef struct sampler__sym_result {
     char *func;   /* function name, NULL if unknown */
     char *file;   /* source file, NULL if unknown */
     int line;     /* source line, 0 if unknown */
+    /* func unknown: the start of the function that holds the address, from
+     * the unwind tables (sampler__fn_start), or 0 if unknown */
+    uintptr_t fn_start;
 } sampler__sym_result;
 
 sampler__symbolizer *sampler__sym_open(void);
@@ -148,6 +151,11 @@ int sampler__sym_refresh(sampler__symbolizer *s);
  * base) is dropped. 0 or SAMPLER_ENOMEM. */
 int sampler__sym_lookup(sampler__symbolizer *s, sampler__module *m, uintptr_t addr,
                         bool live, sampler__sym_result *out);
+/* The start of the function that holds addr, in an object loaded now, from
+ * its unwind tables (.eh_frame_hdr's table of FDEs, through libunwind's
+ * unw_get_proc_info_by_ip): what names a pc in stripped code by its
+ * function. 0 if unknown or built without libunwind. */
+uintptr_t sampler__fn_start(uintptr_t addr);
 /* Free m->sym (the backend's handle on m's file). */
 void sampler__sym_module_free(sampler__module *m);
 /* SAMPLER_PROFILE_HAVE_LIBDW or 0 */

@@ -595,6 +595,8 @@ const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__
     sampler__sym_result r = {0};
     if (m != NULL && sampler__profile_lookup(p, m, addr, &r) < 0)
         return NULL;
+    if (r.func == NULL && m != NULL && sampler__mods_loaded(p, m))
+        r.fn_start = sampler__fn_start(addr);
     f = calloc(1, sizeof *f);
     if (f == NULL)
         goto oom;
@@ -615,7 +617,10 @@ const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__
         size_t n = strlen(base) + 32;
         f->name = malloc(n);
         if (f->name != NULL) {
-            snprintf(f->name, n, "%s+0x%" PRIxPTR, base, addr - m->lo);
+            /* by the function that holds it (its unwind-table range) where
+             * known, so all of a function's pcs are one frame */
+            uintptr_t at = r.fn_start != 0 && r.fn_start <= addr ? r.fn_start : addr;
+            snprintf(f->name, n, "%s+0x%" PRIxPTR, base, at - m->lo);
             for (char *c = f->name; *c != '\0'; c++)
                 if (*c == ';' || *c == ' ' || *c == '\n')
                     *c = '_';
@@ -645,3 +650,23 @@ oom:
     free(r.file);
     return NULL;
 }
+
+#ifdef HAVE_LIBUNWIND
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+uintptr_t sampler__fn_start(uintptr_t addr)
+{
+    unw_proc_info_t pi;
+    memset(&pi, 0, sizeof pi);
+    if (unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)addr, &pi, NULL) != 0)
+        return 0;
+    return pi.start_ip <= addr && addr < pi.end_ip ? (uintptr_t)pi.start_ip : 0;
+}
+#else
+uintptr_t sampler__fn_start(uintptr_t addr)
+{
+    (void)addr;
+    return 0;
+}
+#endif
