@@ -505,6 +505,51 @@ START_TEST(test_unrelated_change_keeps_one_entry)
 }
 END_TEST
 
+/* Stripped code: pcs that no symbol covers are named by the start of the
+ * function that holds them (the object's unwind tables), so every pc of one
+ * function is one frame, "tm_libs.so+0xSTART" with START the function's
+ * offset (from its address, known to the test through tm_fn_addr()). */
+START_TEST(test_stripped_by_function)
+{
+    if (!sampler_walk_libunwind_available()) {
+        fprintf(stderr, "modules: built without libunwind: stripped code is named per pc\n");
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/tm_libs.so", TM_LIBDIR);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "dlopen %s: %s", path, dlerror());
+    void *getter = dlsym(h, "tm_fn_addr");
+    ck_assert_ptr_nonnull(getter);
+    ck_assert_ptr_null(dlsym(h, "tm_s_burn")); /* hidden, and stripped */
+    void *(*get)(void);
+    memcpy(&get, &getter, sizeof get);
+    uintptr_t fn = (uintptr_t)get();
+    Dl_info info;
+    ck_assert_int_ne(dladdr((void *)fn, &info), 0);
+    char want[128];
+    snprintf(want, sizeof want, "tm_libs.so+0x%" PRIxPTR, fn - (uintptr_t)info.dli_fbase);
+
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    /* three pcs inside the function (it is longer than 12 bytes: a loop) */
+    for (int k = 0; k < 3; k++) {
+        uintptr_t pcs[1] = {fn + 2 + (uintptr_t)k * 5};
+        sampler_sample s = {.tid = tu_gettid(), .depth = 1, .weight = (uint64_t)k + 1,
+                            .time_ns = tu_now_ns(), .pcs = pcs};
+        ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    }
+    char *text = tm_folded(p, 0);
+    char line[160];
+    snprintf(line, sizeof line, "%s 6\n", want);
+    ck_assert_msg(strcmp(text, line) == 0, "want one frame '%s' of weight 6, got:\n%s", want,
+                  text);
+    free(text);
+    sampler_profile_free(p);
+    dlclose(h);
+}
+END_TEST
+
 Suite *modules_suite(void)
 {
     Suite *s = suite_create("modules");
@@ -515,6 +560,7 @@ Suite *modules_suite(void)
     tcase_add_test(tc, test_symbolized_before_swap);
     tcase_add_test(tc, test_sample_times);
     tcase_add_test(tc, test_unrelated_change_keeps_one_entry);
+    tcase_add_test(tc, test_stripped_by_function);
     suite_add_tcase(s, tc);
     return s;
 }

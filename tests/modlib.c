@@ -11,6 +11,11 @@
 #error "build with -DTM_BURN=name"
 #endif
 
+#ifdef TM_HIDDEN
+/* The stripped variant: TM_BURN is in no symbol table (hidden, and the
+ * library is stripped); the test finds it through tm_fn_addr(). */
+__attribute__((visibility("hidden")))
+#endif
 uint64_t TM_BURN(uint64_t iters);
 
 static volatile uint64_t tm_sink;
@@ -26,3 +31,11 @@ uint64_t TM_BURN(uint64_t iters)
     tm_sink = x;
     return x;
 }
+
+#ifdef TM_HIDDEN
+void *tm_fn_addr(void);
+void *tm_fn_addr(void)
+{
+    return (void *)TM_BURN;
+}
+#endif
