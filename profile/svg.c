@@ -186,7 +186,8 @@ typedef struct sampler__svg {
     double height;
 } sampler__svg;
 
-static void sampler__svg_node(sampler__svg *s, sampler__fnode *n, uint64_t start, int level)
+static void sampler__svg_node(sampler__svg *s, sampler__fnode *n, uint64_t start,
+                              int level)
 {
     double w = (double)n->weight * s->scale;
     if (w < SVG_MIN_W)
@@ -196,7 +197,9 @@ static void sampler__svg_node(sampler__svg *s, sampler__fnode *n, uint64_t start
     int r, g, b;
     sampler__color(n->name, &r, &g, &b);
     FILE *f = s->f;
-    fprintf(f, "<g class=\"f\" data-s=\"%" PRIu64 "\" data-w=\"%" PRIu64 "\" data-l=\"%d\"><title>",
+    fprintf(f,
+            "<g class=\"f\" data-s=\"%" PRIu64 "\" data-w=\"%" PRIu64
+            "\" data-l=\"%d\"><title>",
             start, n->weight, level);
     sampler__xml_text(f, n->name, SIZE_MAX);
     fprintf(f, " (weight %" PRIu64 ", %.3f s, %.2f%%)</title>", n->weight,
@@ -238,8 +241,9 @@ static const char sampler__svg_script[] =
     "  document.querySelector('svg');\n"
     "var H = +svg.getAttribute('height'), total = +svg.getAttribute('data-total');\n"
     "function one(c) { return svg.querySelector('.' + c); }\n"
-    "var head = one('fg-title'), unzoomB = one('fg-unzoom'), searchB = one('fg-search'),\n"
-    "  clearB = one('fg-clear'), details = one('fg-details'), matched = one('fg-matched');\n"
+    "var head = one('fg-title'), unzoomB = one('fg-unzoom'),\n"
+    "  searchB = one('fg-search'), clearB = one('fg-clear'),\n"
+    "  details = one('fg-details'), matched = one('fg-matched');\n"
     "var frames = [], stack = [], gs = svg.querySelectorAll('g.f');\n"
     "for (var i = 0; i < gs.length; i++) {\n"
     "  var g = gs[i], tip = g.querySelector('title').textContent;\n"
@@ -334,14 +338,18 @@ static const char sampler__svg_script[] =
     /* the browser's word: shorten what is still too wide (kerning, fonts) */
     "  for (j = 0; j < shown.length; j++) {\n"
     "    f = shown[j];\n"
-    "    while (f.cut > 0 && f.text.getComputedTextLength() > f.avail) setText(f, f.cut - 1);\n"
+    "    while (f.cut > 0 && f.text.getComputedTextLength() > f.avail)\n"
+    "      setText(f, f.cut - 1);\n"
     "  }\n"
     "}\n"
     "function search(t) {\n"
     "  term = t;\n"
     "  var test = null;\n"
     "  if (t) {\n"
-    "    try { var re = new RegExp(t, 'i'); test = function (n) { return re.test(n); }; }\n"
+    "    try {\n"
+    "      var re = new RegExp(t, 'i');\n"
+    "      test = function (n) { return re.test(n); };\n"
+    "    }\n"
     "    catch (e) {\n"
     "      var low = t.toLowerCase();\n"
     "      test = function (n) { return n.toLowerCase().indexOf(low) >= 0; };\n"
@@ -355,7 +363,8 @@ static const char sampler__svg_script[] =
     "    if (f.match && !pc) m += f.w;\n"
     "    f.rect.setAttribute('fill', f.match ? HL : f.fill);\n"
     "  }\n"
-    "  matched.textContent = test ? 'Matched: ' + (total ? 100 * m / total : 0).toFixed(2) + '%' : '';\n"
+    "  var pct = (total ? 100 * m / total : 0).toFixed(2);\n"
+    "  matched.textContent = test ? 'Matched: ' + pct + '%' : '';\n"
     "  clearB.style.display = test ? '' : 'none';\n"
     "}\n"
     "function frameOf(n) {\n"
@@ -364,7 +373,8 @@ static const char sampler__svg_script[] =
     "}\n"
     "function zoom(f) { zoomed = f && f.l > 0 ? f : null; layout(true); }\n"
     "function ask() {\n"
-    "  var t = window.prompt('Search frames (regular expression, case-insensitive):', term);\n"
+    "  var t = window.prompt('Search frames (regular expression, case-insensitive):',\n"
+    "    term);\n"
     "  if (t !== null && t !== undefined) search(t);\n"
     "}\n"
     "svg.addEventListener('click', function (e) {\n"
@@ -385,7 +395,8 @@ static const char sampler__svg_script[] =
     "  } else if (e.key === 'Escape') { search(''); zoom(null); }\n"
     "});\n"
     "window.addEventListener('resize', function () { layout(false); });\n"
-    "if (window.ResizeObserver) new ResizeObserver(function () { layout(false); }).observe(svg);\n"
+    "if (window.ResizeObserver)\n"
+    "  new ResizeObserver(function () { layout(false); }).observe(svg);\n"
     "svg.setAttribute('width', '100%');\n"
     "searchB.style.display = '';\n"
     "measure(ascii);\n"
