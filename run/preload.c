@@ -417,9 +417,9 @@ static void sampler_run_finish(void)
             snprintf(extra, sizeof extra, ", %llu timer failures",
                      (unsigned long long)st.timer_failures);
         fprintf(err,
-                PFX "pid %ld: %llu samples (%.3f s %s), %llu threads, %llu overruns%s -> %s "
-                    "(%s)\n",
-                (long)g.pid, (unsigned long long)tot.samples,
+                PFX "pid %ld: %llu samples (weight %llu, %.3f s %s), %llu threads, %llu "
+                    "overruns%s -> %s (%s)\n",
+                (long)g.pid, (unsigned long long)tot.samples, (unsigned long long)tot.weight,
                 (double)tot.weight * (double)g.cfg.interval_ns / 1e9,
                 g.cfg.clock == SAMPLER_CLOCK_WALL ? "wall" : "CPU",
                 (unsigned long long)tot.threads, (unsigned long long)st.overruns, extra,

@@ -13,6 +13,13 @@ grep -q 'work1' "$T/a.svg" || fail "a.svg lacks work1"
 "$RUN" -F 1000 -o "$T/b.svg" -- "$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err" || fail "b.svg run"
 grep -q '<svg' "$T/b.svg" || fail "format not taken from the .svg extension"
 grep -q '(svg)$' "$T/err" || fail "summary does not say svg"
+# The SVG's root counts what the summary line counts: the weight (timer
+# intervals; with overruns more than the samples), and the same seconds.
+sum=$(sed -n 's/^sampler-run: pid [0-9]*: [0-9]* samples (weight \([0-9]*\), \([0-9.]*\) s CPU).*/\1 \2/p' "$T/err")
+test -n "$sum" || fail "summary has no weight: $(cat "$T/err")"
+root=$(sed -n 's/.*<title>all (weight \([0-9]*\), \([0-9.]*\) s, 100.00%)<.*/\1 \2/p' "$T/b.svg")
+test "$root" = "$sum" || fail "the SVG's root says '$root', the summary '$sum'"
+echo "summary and SVG root: weight and seconds $sum"
 
 # Every format of the library's table (as --help lists it: "  NAME .EXT
 # description"): written by name, and chosen by its extension alone.

@@ -445,7 +445,8 @@ START_TEST(test_symbols)
 }
 END_TEST
 
-/* A small XML checker: tags balance, attributes are quoted, entities known. */
+/* A small XML checker: tags balance, attributes are quoted, entities known;
+ * CDATA sections are skipped whole (inside an element). */
 static void pf_check_xml(const char *s)
 {
     const char *stack[64];
@@ -455,6 +456,14 @@ static void pf_check_xml(const char *s)
     if (strncmp(c, "<?xml", 5) == 0)
         c = strstr(c, "?>") + 2;
     while (*c != '\0') {
+        if (strncmp(c, "<![CDATA[", 9) == 0) {
+            ck_assert_msg(depth > 0, "CDATA outside the root element");
+            const char *end = strstr(c + 9, "]]>");
+            ck_assert_msg(end != NULL, "CDATA not closed at %.20s", c);
+            c = end + 3;
+            continue;
+        }
+        ck_assert_msg(strncmp(c, "]]>", 3) != 0, "]]> outside CDATA at %.20s", c);
         if (*c == '&') {
             ck_assert_msg(strncmp(c, "&lt;", 4) == 0 || strncmp(c, "&gt;", 4) == 0 ||
                               strncmp(c, "&amp;", 5) == 0 || strncmp(c, "&quot;", 6) == 0 ||
@@ -524,12 +533,53 @@ START_TEST(test_svg)
     ck_assert_msg(strncmp(svg, "<?xml", 5) == 0 && strstr(svg, "<svg") != NULL, "not an SVG");
     pf_check_xml(svg);
     char want[300];
-    snprintf(want, sizeof want, "<title>%s (90 samples, 89.11%%)</title>", f.top_leaf);
+    /* weights, as the folded output and sampler-run's summary count them;
+     * seconds at the interval (the default, 10 ms: none was given) */
+    snprintf(want, sizeof want, "<title>%s (weight 90, 0.900 s, 89.11%%)</title>", f.top_leaf);
     ck_assert_msg(strstr(svg, want) != NULL, "hottest frame %s missing: %s", f.top_leaf, want);
-    ck_assert_msg(strstr(svg, "<title>all (101 samples, 100.00%)</title>") != NULL,
+    ck_assert_msg(strstr(svg, "<title>all (weight 101, 1.010 s, 100.00%)</title>") != NULL,
                   "no root frame");
+    ck_assert_msg(strstr(svg, " samples") == NULL, "the SVG counts samples");
+    ck_assert_msg(strstr(svg, "data-total=\"101\"") != NULL, "no total for the script");
     ck_assert_msg(strstr(svg, ">pf_sym_outer</text>") != NULL, "no text on a wide frame");
-    ck_assert_msg(strstr(svg, "<script") == NULL, "not self-contained");
+    /* interactive: one inline script, its code in CDATA, nothing loaded */
+    const char *script = strstr(svg, "<script type=\"text/ecmascript\"><![CDATA[");
+    ck_assert_msg(script != NULL, "no inline script in CDATA");
+    ck_assert_msg(strstr(script + 1, "<script") == NULL, "more than one script");
+    const char *cdata_end = strstr(script, "]]>");
+    ck_assert_msg(cdata_end != NULL && strncmp(cdata_end, "]]></script>\n</svg>\n", 20) == 0,
+                  "the script does not end the SVG");
+    ck_assert_msg(strstr(svg, "href") == NULL && strstr(svg, "http://") ==
+                      strstr(svg, "http://www.w3.org/2000/svg"),
+                  "an external reference");
+    /* a frame's <g> says where it is for the script: start, weight, row */
+    snprintf(want, sizeof want, "data-w=\"90\" data-l=\"4\"><title>%s (", f.top_leaf);
+    ck_assert_msg(strstr(svg, want) != NULL, "no data for the script: %s", want);
+    free(svg);
+    sampler_profile_free(p);
+}
+END_TEST
+
+/* Names are written as the characters XML allows: a thread name cut in the
+ * middle of a UTF-8 character (comm holds 15 bytes) or with a control
+ * character does not make the file unreadable; '<' and '&' are escaped. */
+START_TEST(test_svg_names)
+{
+    ck_assert_int_eq(pthread_setname_np(pthread_self(), "x\xc3\xa9<&\x7f\xc3"), 0);
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    pf_add(p, tu_gettid(), pcs, 3, 5);
+    ck_assert_sampler(sampler_profile_write_svg(p, pf_path("names.svg"), SAMPLER_PROFILE_THREADS),
+                      0);
+    char *svg = pf_slurp(pf_path("names.svg"), NULL);
+    pf_check_xml(svg);
+    char want[64];
+    snprintf(want, sizeof want, "<title>x\xc3\xa9&lt;&amp;\x7f? (%d) (weight 5,", (int)tu_gettid());
+    ck_assert_msg(strstr(svg, want) != NULL, "thread name not as XML wants it: %s", want);
+    for (const unsigned char *c = (const unsigned char *)svg; *c != '\0'; c++)
+        ck_assert_msg(*c != 0xc3 || (c[1] & 0xc0) == 0x80, "half a character at %.20s", c);
     free(svg);
     sampler_profile_free(p);
 }
@@ -1465,6 +1515,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_collector);
     tcase_add_test(tc, test_symbols);
     tcase_add_test(tc, test_svg);
+    tcase_add_test(tc, test_svg_names);
     tcase_add_test(tc, test_pprof);
     tcase_add_test(tc, test_go_pprof);
     tcase_add_test(tc, test_threads);

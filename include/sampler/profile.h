@@ -5,7 +5,7 @@
  *
  * A profile aggregates drained samples by (thread, stack) with their weights,
  * symbolizes the program counters when it is written, and writes folded
- * stacks, gzip'd pprof protobuf or a self-contained SVG flame graph.
+ * stacks, gzip'd pprof protobuf or an interactive SVG flame graph.
  */
 #ifndef SAMPLER_PROFILE_H
 #define SAMPLER_PROFILE_H
@@ -29,7 +29,7 @@ extern "C" {
  *   (flamegraph.pl, speedscope, inferno);
  * - sampler_profile_write_pprof(): gzip'd pprof protobuf (`go tool pprof`,
  *   Pyroscope, Parca);
- * - sampler_profile_write_svg(): a self-contained SVG flame graph.
+ * - sampler_profile_write_svg(): an interactive SVG flame graph (one file).
  *
  * Memory grows with the number of distinct stacks and threads, not with the
  * number of samples. Program counters are turned into function names (and
@@ -413,10 +413,26 @@ SAMPLER_API int sampler_profile_write_folded_path(sampler_profile *profile, cons
 SAMPLER_API int sampler_profile_write_pprof(sampler_profile *profile, const char *path);
 
 /**
- * Write a self-contained SVG flame graph (no scripts): one rectangle per
- * frame, its width proportional to its weight, callers below callees, with a
- * `<title>` tooltip (name, weight, percentage) and the name as text where it
- * fits. Frames narrower than 0.1 pixel are left out.
+ * Write an SVG flame graph: one rectangle per frame, its width proportional
+ * to its weight, callers below callees, children sorted by name, with a
+ * `<title>` tooltip `name (weight W, S s, P%)` (W the weight as in the
+ * folded output, S = W times the profile's interval, P the share of the
+ * whole; the root frame `all` holds the whole weight, as sampler-run's
+ * summary line counts it) and the name as text where it fits. Frames
+ * narrower than 0.1 pixel at 1200 pixels are left out.
+ *
+ * The file is self-contained (no external resource) and interactive where
+ * scripts run (opened in a web browser, also from `file://`): an inline
+ * script (in CDATA) lays the graph out at the window's width and again when
+ * it changes, zooms into a clicked frame (its ancestors dimmed, frames
+ * outside it hidden; "Reset zoom", a click on the root or Escape go back),
+ * searches on "Search" or Ctrl-F (a regular expression, case-insensitive;
+ * a substring if it is not one), highlights the matches and shows
+ * "Matched: P%" of the whole weight (a match inside another counted once),
+ * shows a frame's tooltip on a line below the graph, and fits every label to
+ * its frame by the browser's measure of the text (cut with ".."). Where
+ * scripts do not run (an `<img>`) it is a static picture 1200 pixels wide
+ * with the same tooltips and labels.
  * @param profile the profile
  * @param path    file name, created or truncated
  * @param flags   ::SAMPLER_PROFILE_THREADS, ::SAMPLER_PROFILE_ADDRESSES or 0

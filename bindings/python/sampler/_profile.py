@@ -370,7 +370,7 @@ class Profile:
         self.write(path, "pprof")
 
     def write_svg(self, path: PathLike, *, threads: bool = True, addresses: bool = False) -> None:
-        """Write a self-contained SVG flame graph (no scripts).
+        """Write an SVG flame graph: one file, interactive in a browser (zoom, search).
 
         Args: as for :meth:`write_folded`.
         Raises:
