@@ -359,8 +359,8 @@ static void run_child(enum mode m, long iters, run_result *r)
             r->dropped = (double)dr;
         } else if (m == M_PRELOAD &&
                    sscanf(line,
-                          "sampler-run: pid %*d: %lld samples (%lf s CPU), %lld threads, "
-                          "%lld overruns",
+                          "sampler-run: pid %*d: %lld samples (weight %*u, %lf s CPU), %lld "
+                          "threads, %lld overruns",
                           &s, &cpu_s, &th, &ov) == 4) {
             got_summary = 1;
             r->samples = (double)s;
