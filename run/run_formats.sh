@@ -15,9 +15,10 @@ grep -q '<svg' "$T/b.svg" || fail "format not taken from the .svg extension"
 grep -q '(svg)$' "$T/err" || fail "summary does not say svg"
 
 # Every format of the library's table (as --help lists it: "  NAME .EXT
-# description"): written by name, and chosen by its extension alone.
+# description", the description on the next line after a long name or
+# extension): written by name, and chosen by its extension alone.
 "$RUN" --help > "$T/help" || fail "--help failed"
-awk '/^ +[a-z]+ +\.[a-z.]+ /' "$T/help" > "$T/formats"
+awk '/^ +[a-z]+ +\.[a-z.]+( |$)/' "$T/help" > "$T/formats"
 test "$(wc -l < "$T/formats")" -ge 3 || fail "--help lists no format table: $(cat "$T/help")"
 while read -r name ext rest; do
     case "$rest" in *"[not built in]"*) echo "format $name: not built in"; continue ;; esac
