@@ -63,34 +63,24 @@ static size_t sampler__utf8_len(const unsigned char *s)
  * that are not UTF-8 written as U+FFFD. */
 static void sampler__json_str(FILE *f, const char *str)
 {
+    static const char from[] = "\"\\\n\r\t\b\f", to[] = "\"\\nrtbf";
     const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
     while (*s != '\0') {
-        unsigned char c = *s;
-        switch (c) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\b': fputs("\\b", f); break;
-        case '\f': fputs("\\f", f); break;
-        default:
-            if (c < 0x20) {
-                fprintf(f, "\\u%04x", c);
-            } else {
-                size_t n = sampler__utf8_len(s);
-                if (n == 0) {
-                    fputs("\\ufffd", f);
-                    n = 1;
-                } else {
-                    fwrite(s, 1, n, f);
-                }
-                s += n;
-                continue;
-            }
+        const char *e = strchr(from, *s);
+        size_t n = 1;
+        if (e != NULL) {
+            fputc('\\', f);
+            fputc(to[e - from], f);
+        } else if (*s < 0x20) {
+            fprintf(f, "\\u%04x", *s);
+        } else if ((n = sampler__utf8_len(s)) == 0) {
+            fputs("\\ufffd", f);
+            n = 1;
+        } else {
+            fwrite(s, 1, n, f);
         }
-        s++;
+        s += n;
     }
     fputc('"', f);
 }
@@ -98,7 +88,8 @@ static void sampler__json_str(FILE *f, const char *str)
 static void sampler__ssframes_free(sampler__ssframe *head)
 {
     sampler__ssframe *fr, *tmp;
-    HASH_ITER(hh, head, fr, tmp) {
+    HASH_ITER(hh, head, fr, tmp)
+    {
         HASH_DEL(head, fr);
         free(fr);
     }
@@ -145,8 +136,9 @@ static int sampler__ss_frames(sampler__nstack **v, size_t n, sampler__ssframe **
     return 0;
 }
 
-static void sampler__ss_write(FILE *f, sampler__nstack **v, size_t n, sampler__ssframe *frames,
-                              const char **names, size_t nframes, uint64_t interval)
+static void sampler__ss_write(FILE *f, sampler__nstack **v, size_t n,
+                              sampler__ssframe *frames, const char **names,
+                              size_t nframes, uint64_t interval)
 {
     /* the heaviest thread is the one the viewer opens */
     size_t nprof = 0, active = 0;
@@ -180,7 +172,8 @@ static void sampler__ss_write(FILE *f, sampler__nstack **v, size_t n, sampler__s
         uint64_t w = 0;
         while (j < n && strcmp(v[j]->names[0], v[i]->names[0]) == 0)
             w += v[j++]->weight;
-        fputs(i == 0 ? "\n{\"type\":\"sampled\",\"name\":" : ",\n{\"type\":\"sampled\",\"name\":",
+        fputs(i == 0 ? "\n{\"type\":\"sampled\",\"name\":"
+                     : ",\n{\"type\":\"sampled\",\"name\":",
               f);
         sampler__json_str(f, v[i]->names[0]);
         fprintf(f,
@@ -205,15 +198,15 @@ static void sampler__ss_write(FILE *f, sampler__nstack **v, size_t n, sampler__s
     fputs("]}\n", f);
 }
 
-int sampler_profile_write_speedscope(sampler_profile *p, const char *path, unsigned int flags)
+int sampler_profile_write_speedscope(sampler_profile *p, const char *path,
+                                     unsigned int flags)
 {
     if (p == NULL || path == NULL || (flags & ~SAMPLER__PROFILE_FLAGS) != 0)
         return SAMPLER_EINVAL;
     /* every stack rooted at its thread: one profile per thread */
     sampler__nstack *head;
-    int rc = sampler__nstacks_build(p, (flags & SAMPLER_PROFILE_ADDRESSES) |
-                                           SAMPLER_PROFILE_THREADS,
-                                    &head);
+    int rc = sampler__nstacks_build(
+        p, (flags & SAMPLER_PROFILE_ADDRESSES) | SAMPLER_PROFILE_THREADS, &head);
     if (rc < 0)
         return rc;
     sampler_profile_totals t;
