@@ -37,6 +37,9 @@ static const sampler__format sampler__formats[] = {
     {{"svg", ".svg", "SVG flame graph (a web browser)", 1},
      sampler_profile_write_svg,
      {NULL}},
+    {{"speedscope", ".speedscope.json", "speedscope JSON, one profile per thread (speedscope)", 1},
+     sampler_profile_write_speedscope,
+     {NULL}},
 };
 
 #define SAMPLER__NFORMATS (sizeof sampler__formats / sizeof sampler__formats[0])

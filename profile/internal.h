@@ -8,6 +8,7 @@
  *   collector.c         background drain thread
  *   folded.c            folded-stacks writer and the name-stack helpers
  *   svg.c               SVG flame graph writer
+ *   speedscope.c        speedscope JSON writer
  *   pprof.c             pprof writer (protobuf-c code generated at build time)
  *   sym_dw.c            symbolizer backend: elfutils libdw (--with-libdw)
  *   sym_dladdr.c        symbolizer backend: dladdr() (when libdw is absent)

@@ -20,7 +20,11 @@ expect_usage "-F '20000': not a frequency in Hz between 1/3600 and 10000" -F 200
 expect_usage "-i '50us': not an interval between 100us" -i 50us
 expect_usage "-i '5parsecs': not an interval" -i 5parsecs
 expect_usage "give -F or -i once" -F 100 -i 10ms
-expect_usage "--format 'json': use folded, pprof or svg" --format json
+# the format names as --help's table lists them, "a, b or c"
+names=$("$RUN" --help | awk '/^ +[a-z]+ +\.[a-z.]+( |$)/ { n[++k] = $1 }
+    END { for (i = 1; i <= k; i++) printf "%s%s", n[i], i == k ? "" : i == k - 1 ? " or " : ", " }')
+case "$names" in folded,*" or "*) ;; *) fail "--help lists no format table: '$names'" ;; esac
+expect_usage "--format 'json': use $names\$" --format json
 expect_usage "--walker 'dwarf': use fp or libunwind" --walker dwarf
 expect_usage "--clock 'tsc': use cpu or wall" --clock tsc
 expect_usage "--buffer '0': not a number of samples" --buffer 0

@@ -22,9 +22,10 @@ test "$root" = "$sum" || fail "the SVG's root says '$root', the summary '$sum'"
 echo "summary and SVG root: weight and seconds $sum"
 
 # Every format of the library's table (as --help lists it: "  NAME .EXT
-# description"): written by name, and chosen by its extension alone.
+# description", the description on the next line after a long name or
+# extension): written by name, and chosen by its extension alone.
 "$RUN" --help > "$T/help" || fail "--help failed"
-awk '/^ +[a-z]+ +\.[a-z.]+ /' "$T/help" > "$T/formats"
+awk '/^ +[a-z]+ +\.[a-z.]+( |$)/' "$T/help" > "$T/formats"
 test "$(wc -l < "$T/formats")" -ge 3 || fail "--help lists no format table: $(cat "$T/help")"
 while read -r name ext rest; do
     case "$rest" in *"[not built in]"*) echo "format $name: not built in"; continue ;; esac

@@ -62,10 +62,16 @@ static void usage(FILE *f)
             1e9 / (double)SAMPLER_DEFAULT_INTERVAL_NS,
             sampler_profile_format_find(SAMPLER_PROFILE_DEFAULT_FORMAT)->extension,
             SAMPLER_PROFILE_DEFAULT_FORMAT, SAMPLER_PROFILE_DEFAULT_FORMAT);
+    /* "    NAME     .EXT      description": a name or extension too long for
+     * its column puts the description on a line of its own, in its column */
     for (size_t i = 0; sampler_profile_format_at(i) != NULL; i++) {
         const sampler_profile_format *fmt = sampler_profile_format_at(i);
-        fprintf(f, "    %-8s %-9s %s%s\n", fmt->name, fmt->extension, fmt->description,
-                fmt->available ? "" : " [not built in]");
+        const char *na = fmt->available ? "" : " [not built in]";
+        if (strlen(fmt->name) > 8 || strlen(fmt->extension) > 9)
+            fprintf(f, "    %s %s%s\n%23s%s\n", fmt->name, fmt->extension, na, "",
+                    fmt->description);
+        else
+            fprintf(f, "    %-8s %-9s %s%s\n", fmt->name, fmt->extension, fmt->description, na);
     }
     fprintf(f,
             "  -w, --walker W        libunwind (whole stacks through code without frame\n"

@@ -5,6 +5,9 @@
  * libdw names it) come out by name; the SVG flame graph is well-formed and
  * names the hottest frame; `go tool pprof -top` reads our pprof file and its
  * top function agrees with the folded output (skipped when `go` is missing).
+ * The speedscope file is strict JSON (names with quotes, backslashes,
+ * control characters and bytes that are not UTF-8 among them) that follows
+ * the file format and holds, per thread, the folded output's stacks.
  * Fork children free, write, reset or collect into the profiles they
  * inherited while the parent's collector runs, and exit 0 in bounded time.
  *
@@ -16,8 +19,10 @@
 
 #include <sampler/profile.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1257,6 +1262,535 @@ START_TEST(test_delayed_weight_has_its_own_frame)
 }
 END_TEST
 
+static int pf_strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- speedscope: a strict JSON reader ---------------------------------------- */
+
+/* A JSON value: o(bject), a(rray), s(tring), n(umber), t(rue), f(alse), z (null). */
+typedef struct pf_json {
+    char type;
+    char *s;    /* a string, decoded (UTF-8, no NUL inside) */
+    bool uint;  /* a number written as a plain unsigned integer: u holds it */
+    uint64_t u;
+    size_t n;   /* members or items */
+    char **keys;
+    struct pf_json *v;
+} pf_json;
+
+typedef struct pf_jp {
+    const unsigned char *c, *start;
+} pf_jp;
+
+#define PF_JFAIL(jp, what) \
+    ck_abort_msg("JSON: %s at offset %td: %.30s", what, (jp)->c - (jp)->start, (jp)->c)
+
+static void pf_jws(pf_jp *jp)
+{
+    while (*jp->c == ' ' || *jp->c == '\t' || *jp->c == '\n' || *jp->c == '\r')
+        jp->c++;
+}
+
+static void pf_jput(char **buf, size_t *len, size_t *cap, const void *b, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        ck_assert_ptr_nonnull(*buf);
+    }
+    memcpy(*buf + *len, b, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static unsigned pf_jhex4(pf_jp *jp)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char h = *jp->c++;
+        v <<= 4;
+        if (h >= '0' && h <= '9')
+            v |= h - '0';
+        else if (h >= 'a' && h <= 'f')
+            v |= h - 'a' + 10;
+        else if (h >= 'A' && h <= 'F')
+            v |= h - 'A' + 10;
+        else
+            PF_JFAIL(jp, "bad \\u escape");
+    }
+    return v;
+}
+
+static char *pf_jstring(pf_jp *jp)
+{
+    if (*jp->c != '"')
+        PF_JFAIL(jp, "string expected");
+    jp->c++;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    pf_jput(&buf, &len, &cap, "", 0);
+    for (;;) {
+        unsigned char c = *jp->c;
+        if (c == '"') {
+            jp->c++;
+            return buf;
+        }
+        if (c < 0x20)
+            PF_JFAIL(jp, c == 0 ? "unterminated string" : "raw control character in a string");
+        if (c == '\\') {
+            jp->c++;
+            char e = (char)*jp->c++;
+            const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+            const char *k = e != '\0' ? strchr(from, e) : NULL;
+            if (k != NULL) {
+                pf_jput(&buf, &len, &cap, &to[k - from], 1);
+                continue;
+            }
+            if (e != 'u')
+                PF_JFAIL(jp, "bad escape");
+            uint32_t cp = pf_jhex4(jp);
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                PF_JFAIL(jp, "lone low surrogate");
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (jp->c[0] != '\\' || jp->c[1] != 'u')
+                    PF_JFAIL(jp, "lone high surrogate");
+                jp->c += 2;
+                uint32_t lo = pf_jhex4(jp);
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    PF_JFAIL(jp, "bad surrogate pair");
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            if (cp == 0)
+                PF_JFAIL(jp, "\\u0000 in a name");
+            unsigned char u[4];
+            size_t n;
+            if (cp < 0x80) {
+                u[0] = (unsigned char)cp, n = 1;
+            } else if (cp < 0x800) {
+                u[0] = (unsigned char)(0xc0 | cp >> 6), n = 2;
+            } else if (cp < 0x10000) {
+                u[0] = (unsigned char)(0xe0 | cp >> 12), n = 3;
+            } else {
+                u[0] = (unsigned char)(0xf0 | cp >> 18), n = 4;
+            }
+            for (size_t i = 1; i < n; i++)
+                u[i] = (unsigned char)(0x80 | ((cp >> (6 * (n - 1 - i))) & 0x3f));
+            pf_jput(&buf, &len, &cap, u, n);
+            continue;
+        }
+        /* raw UTF-8: the shortest form of a scalar value */
+        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                            : c >= 0xf0 && c <= 0xf4   ? 4
+                                                       : 0;
+        if (n == 0)
+            PF_JFAIL(jp, "invalid UTF-8 lead byte");
+        uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+        for (size_t i = 1; i < n; i++) {
+            if ((jp->c[i] & 0xc0) != 0x80)
+                PF_JFAIL(jp, "invalid UTF-8 continuation");
+            cp = cp << 6 | (jp->c[i] & 0x3f);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            PF_JFAIL(jp, "invalid UTF-8 sequence");
+        pf_jput(&buf, &len, &cap, jp->c, n);
+        jp->c += n;
+    }
+}
+
+static void pf_jvalue(pf_jp *jp, pf_json *out, int depth)
+{
+    ck_assert_int_lt(depth, 32);
+    memset(out, 0, sizeof *out);
+    pf_jws(jp);
+    unsigned char c = *jp->c;
+    if (c == '{' || c == '[') {
+        out->type = c == '{' ? 'o' : 'a';
+        jp->c++;
+        pf_jws(jp);
+        if (*jp->c == (c == '{' ? '}' : ']')) {
+            jp->c++;
+            return;
+        }
+        for (;;) {
+            out->v = realloc(out->v, (out->n + 1) * sizeof *out->v);
+            ck_assert_ptr_nonnull(out->v);
+            if (c == '{') {
+                out->keys = realloc(out->keys, (out->n + 1) * sizeof *out->keys);
+                ck_assert_ptr_nonnull(out->keys);
+                pf_jws(jp);
+                out->keys[out->n] = pf_jstring(jp);
+                for (size_t i = 0; i < out->n; i++)
+                    ck_assert_msg(strcmp(out->keys[i], out->keys[out->n]) != 0,
+                                  "JSON: duplicate key %s", out->keys[i]);
+                pf_jws(jp);
+                if (*jp->c++ != ':')
+                    PF_JFAIL(jp, ": expected");
+            }
+            pf_jvalue(jp, &out->v[out->n++], depth + 1);
+            pf_jws(jp);
+            if (*jp->c == ',') {
+                jp->c++;
+                continue;
+            }
+            if (*jp->c != (c == '{' ? '}' : ']'))
+                PF_JFAIL(jp, ", or end expected");
+            jp->c++;
+            return;
+        }
+    }
+    if (c == '"') {
+        out->type = 's';
+        out->s = pf_jstring(jp);
+        return;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        out->type = 'n';
+        const unsigned char *s = jp->c;
+        if (*jp->c == '-')
+            jp->c++;
+        if (*jp->c == '0')
+            jp->c++;
+        else if (*jp->c >= '1' && *jp->c <= '9')
+            while (*jp->c >= '0' && *jp->c <= '9')
+                jp->c++;
+        else
+            PF_JFAIL(jp, "bad number");
+        out->uint = *s != '-' && *jp->c != '.' && *jp->c != 'e' && *jp->c != 'E';
+        if (*jp->c == '.') {
+            jp->c++;
+            if (!(*jp->c >= '0' && *jp->c <= '9'))
+                PF_JFAIL(jp, "bad fraction");
+            while (*jp->c >= '0' && *jp->c <= '9')
+                jp->c++;
+        }
+        if (*jp->c == 'e' || *jp->c == 'E') {
+            jp->c++;
+            if (*jp->c == '+' || *jp->c == '-')
+                jp->c++;
+            if (!(*jp->c >= '0' && *jp->c <= '9'))
+                PF_JFAIL(jp, "bad exponent");
+            while (*jp->c >= '0' && *jp->c <= '9')
+                jp->c++;
+        }
+        if (out->uint) {
+            errno = 0;
+            out->u = strtoull((const char *)s, NULL, 10);
+            ck_assert_msg(errno == 0, "JSON: integer out of range");
+        }
+        return;
+    }
+    const char *lit[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++)
+        if (strncmp((const char *)jp->c, lit[i], strlen(lit[i])) == 0) {
+            out->type = "tfz"[i];
+            jp->c += strlen(lit[i]);
+            return;
+        }
+    PF_JFAIL(jp, "value expected");
+}
+
+/* Parse a whole document (nothing but white space after the value). */
+static void pf_json_parse(const char *text, pf_json *out)
+{
+    pf_jp jp = {(const unsigned char *)text, (const unsigned char *)text};
+    pf_jvalue(&jp, out, 0);
+    pf_jws(&jp);
+    if (*jp.c != '\0')
+        PF_JFAIL(&jp, "text after the value");
+}
+
+static void pf_json_free(pf_json *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        pf_json_free(&j->v[i]);
+        if (j->keys != NULL)
+            free(j->keys[i]);
+    }
+    free(j->keys);
+    free(j->v);
+    free(j->s);
+}
+
+/* Member `key` of object o, of type `type`; fails the test if missing. */
+static const pf_json *pf_jget(const pf_json *o, const char *key, char type)
+{
+    ck_assert_int_eq(o->type, 'o');
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->keys[i], key) == 0) {
+            ck_assert_msg(o->v[i].type == type, "JSON: %s is a '%c', not '%c'", key,
+                          o->v[i].type, type);
+            return &o->v[i];
+        }
+    ck_abort_msg("JSON: no member %s", key);
+    return NULL;
+}
+
+static uint64_t pf_jget_u(const pf_json *o, const char *key)
+{
+    const pf_json *v = pf_jget(o, key, 'n');
+    ck_assert_msg(v->uint, "JSON: %s is not an unsigned integer", key);
+    return v->u;
+}
+
+/* A speedscope file, checked against the file format (every required member,
+ * frame indices in range, samples and weights of one length, endValue their
+ * sum), turned back into folded text ("thread;frame;... weight/interval" per
+ * sample, sorted) with the index of the heaviest profile. */
+static char *pf_speedscope_folded(const pf_json *doc, uint64_t interval, size_t *heaviest)
+{
+    ck_assert_str_eq(pf_jget(doc, "$schema", 's')->s,
+                     "https://www.speedscope.app/file-format-schema.json");
+    ck_assert_msg(strncmp(pf_jget(doc, "exporter", 's')->s, "libsampler ", 11) == 0,
+                  "exporter: %s", pf_jget(doc, "exporter", 's')->s);
+    pf_jget(doc, "name", 's');
+    const pf_json *frames = pf_jget(pf_jget(doc, "shared", 'o'), "frames", 'a');
+    for (size_t i = 0; i < frames->n; i++) {
+        const char *name = pf_jget(&frames->v[i], "name", 's')->s;
+        for (size_t k = 0; k < i; k++) /* one frame per name */
+            ck_assert_str_ne(pf_jget(&frames->v[k], "name", 's')->s, name);
+    }
+    const pf_json *profs = pf_jget(doc, "profiles", 'a');
+    char **lines = NULL;
+    size_t nlines = 0;
+    uint64_t best = 0;
+    *heaviest = SIZE_MAX;
+    for (size_t i = 0; i < profs->n; i++) {
+        const pf_json *pr = &profs->v[i];
+        ck_assert_str_eq(pf_jget(pr, "type", 's')->s, "sampled");
+        ck_assert_str_eq(pf_jget(pr, "unit", 's')->s, "nanoseconds");
+        const char *thread = pf_jget(pr, "name", 's')->s;
+        for (size_t k = 0; k < i; k++) /* one profile per thread */
+            ck_assert_str_ne(pf_jget(&profs->v[k], "name", 's')->s, thread);
+        ck_assert_uint_eq(pf_jget_u(pr, "startValue"), 0);
+        const pf_json *samples = pf_jget(pr, "samples", 'a');
+        const pf_json *weights = pf_jget(pr, "weights", 'a');
+        ck_assert_uint_eq(samples->n, weights->n);
+        ck_assert_uint_gt(samples->n, 0);
+        uint64_t sum = 0;
+        for (size_t s = 0; s < samples->n; s++) {
+            ck_assert_int_eq(weights->v[s].type, 'n');
+            ck_assert(weights->v[s].uint);
+            uint64_t w = weights->v[s].u;
+            ck_assert_msg(w > 0 && w % interval == 0, "weight %" PRIu64 " not in intervals", w);
+            sum += w;
+            const pf_json *st = &samples->v[s];
+            ck_assert_int_eq(st->type, 'a');
+            ck_assert_uint_gt(st->n, 0);
+            char *line = NULL;
+            size_t len = 0, cap = 0;
+            pf_jput(&line, &len, &cap, thread, strlen(thread));
+            for (size_t k = 0; k < st->n; k++) {
+                ck_assert_msg(st->v[k].type == 'n' && st->v[k].uint && st->v[k].u < frames->n,
+                              "bad frame index in profile %zu", i);
+                const char *name = pf_jget(&frames->v[st->v[k].u], "name", 's')->s;
+                pf_jput(&line, &len, &cap, ";", 1);
+                pf_jput(&line, &len, &cap, name, strlen(name));
+            }
+            char num[32];
+            int nn = snprintf(num, sizeof num, " %" PRIu64 "\n", w / interval);
+            pf_jput(&line, &len, &cap, num, (size_t)nn);
+            lines = realloc(lines, (nlines + 1) * sizeof *lines);
+            ck_assert_ptr_nonnull(lines);
+            lines[nlines++] = line;
+        }
+        ck_assert_uint_eq(pf_jget_u(pr, "endValue"), sum);
+        if (*heaviest == SIZE_MAX || sum > best) {
+            best = sum;
+            *heaviest = i;
+        }
+    }
+    qsort(lines, nlines, sizeof *lines, pf_strcmp_p);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    pf_jput(&text, &len, &cap, "", 0);
+    for (size_t i = 0; i < nlines; i++) {
+        pf_jput(&text, &len, &cap, lines[i], strlen(lines[i]));
+        free(lines[i]);
+    }
+    free(lines);
+    return text;
+}
+
+/* Bytes 0xfe and 0xff (never in UTF-8) as U+FFFD, the way the speedscope
+ * writer writes bytes that are not UTF-8. */
+static char *pf_fffd(const char *s)
+{
+    char *out = malloc(strlen(s) * 3 + 1), *w = out;
+    ck_assert_ptr_nonnull(out);
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s >= 0xfe) {
+            memcpy(w, "\xef\xbf\xbd", 3);
+            w += 3;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Folded text with its lines sorted. */
+static char *pf_sorted_lines(const char *text)
+{
+    char *copy = strdup(text);
+    ck_assert_ptr_nonnull(copy);
+    char **lines = NULL;
+    size_t n = 0;
+    for (char *l = strtok(copy, "\n"); l != NULL; l = strtok(NULL, "\n")) {
+        lines = realloc(lines, (n + 1) * sizeof *lines);
+        lines[n++] = l;
+    }
+    qsort(lines, n, sizeof *lines, pf_strcmp_p);
+    char *out = malloc(strlen(text) + 2), *w = out;
+    *w = '\0';
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, "%s\n", lines[i]);
+    free(lines);
+    free(copy);
+    return out;
+}
+
+/* A copy of tests' tm_liba.so under a name with a quote, a backslash, a
+ * tab, a control character and a byte that is not UTF-8: a pc in its ELF
+ * header (no symbol there) is named after the file. */
+static void *pf_weird_lib(uintptr_t *base)
+{
+    size_t len;
+    char *src = pf_slurp(TM_LIBDIR "/tm_liba.so", &len);
+    const char *path = pf_path("pf\"q\\x\t\x01\xff.so");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(src, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(src);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "dlopen: %s", dlerror());
+    struct link_map *lm;
+    ck_assert_int_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+    *base = lm->l_addr;
+    return h;
+}
+
+START_TEST(test_speedscope)
+{
+    uintptr_t base;
+    void *lib = pf_weird_lib(&base);
+    sampler_profile_options o;
+    ck_assert_sampler(sampler_profile_options_init(&o, sizeof o), 0);
+    o.interval_ns = PF_INTERVAL_NS;
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, &o), 0);
+
+    /* this thread, named with a quote, a backslash, a control character (the
+     * profile makes it '_'), a byte that is not UTF-8 and an e acute */
+    char old[32];
+    ck_assert_int_eq(pthread_getname_np(pthread_self(), old, sizeof old), 0);
+    ck_assert_int_eq(pthread_setname_np(pthread_self(), "pf\"t\\\x01\xfe\xc3\xa9"), 0);
+    uintptr_t pcs[3];
+    pf_sym_stack(pcs);
+    sampler_sample s = {.tid = tu_gettid(), .depth = 3, .weight = 90, .pcs = pcs,
+                        .time_ns = tu_now_ns()};
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    pthread_setname_np(pthread_self(), old);
+    uintptr_t cold[2] = {(uintptr_t)pf_work_cold + 1, pcs[2]};
+    pf_add(p, tu_gettid(), cold, 2, 10);
+    uintptr_t weird[2] = {base + 0x10, pcs[2]};
+    s = (sampler_sample){.tid = tu_gettid(), .depth = 2, .weight = 5, .pcs = weird,
+                         .time_ns = tu_now_ns()};
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    /* a thread that is gone by now ("[exited] (tid)": above the largest pid),
+     * lighter, and sorted first */
+    pf_add(p, 4194305, cold, 2, 50);
+    pf_add(p, 4194305, pcs, 3, 1);
+
+    const char *path = pf_path("out.speedscope.json");
+    ck_assert_sampler(sampler_profile_write_speedscope(p, path, 0), 0);
+    char *raw = pf_slurp(path, NULL);
+    /* the escapes as JSON writes them */
+    ck_assert_msg(strstr(raw, "\"pf\\\"t\\\\_\\ufffd\xc3\xa9 (") != NULL,
+                  "thread name escaped wrongly:\n%s", raw);
+    ck_assert_msg(strstr(raw, "\"pf\\\"q\\\\x\\t\\u0001\\ufffd.so+0x") != NULL,
+                  "file name escaped wrongly:\n%s", raw);
+    pf_json doc;
+    pf_json_parse(raw, &doc);
+    size_t heaviest;
+    char *back = pf_speedscope_folded(&doc, PF_INTERVAL_NS, &heaviest);
+    /* the same stacks, names and weights as the folded writer's */
+    char *folded = pf_folded_text(p, SAMPLER_PROFILE_THREADS);
+    char *want = pf_fffd(folded);
+    char *want_sorted = pf_sorted_lines(want);
+    ck_assert_str_eq(back, want_sorted);
+    ck_assert_uint_eq(pf_jget(&doc, "profiles", 'a')->n, 2);
+    ck_assert_uint_eq(heaviest, 1);
+    ck_assert_uint_eq(pf_jget_u(&doc, "activeProfileIndex"), heaviest);
+    ck_assert_uint_eq(pf_jget_u(&pf_jget(&doc, "profiles", 'a')->v[1], "endValue"),
+                      105 * PF_INTERVAL_NS);
+    ck_assert_str_eq(pf_jget(&doc, "name", 's')->s, program_invocation_short_name);
+    free(want_sorted);
+    free(want);
+    free(folded);
+    free(back);
+    free(raw);
+    pf_json_free(&doc);
+
+    /* raw addresses; the threads flag changes nothing */
+    ck_assert_sampler(sampler_profile_write_speedscope(
+                          p, path, SAMPLER_PROFILE_ADDRESSES | SAMPLER_PROFILE_THREADS),
+                      0);
+    raw = pf_slurp(path, NULL);
+    pf_json_parse(raw, &doc);
+    back = pf_speedscope_folded(&doc, PF_INTERVAL_NS, &heaviest);
+    folded = pf_folded_text(p, SAMPLER_PROFILE_THREADS | SAMPLER_PROFILE_ADDRESSES);
+    want = pf_fffd(folded);
+    want_sorted = pf_sorted_lines(want);
+    ck_assert_str_eq(back, want_sorted);
+    free(want_sorted);
+    free(want);
+    free(folded);
+    free(back);
+    free(raw);
+    pf_json_free(&doc);
+
+    /* by the file name's ending */
+    unlink(path);
+    ck_assert_sampler(sampler_profile_write(p, path, NULL, 0), 0);
+    raw = pf_slurp(path, NULL);
+    pf_json_parse(raw, &doc);
+    pf_jget(&doc, "$schema", 's');
+    free(raw);
+    pf_json_free(&doc);
+
+    /* an empty profile is a file without profiles */
+    ck_assert_sampler(sampler_profile_reset(p), 0);
+    ck_assert_sampler(sampler_profile_write_speedscope(p, path, 0), 0);
+    raw = pf_slurp(path, NULL);
+    pf_json_parse(raw, &doc);
+    ck_assert_uint_eq(pf_jget(&doc, "profiles", 'a')->n, 0);
+    ck_assert_uint_eq(pf_jget(pf_jget(&doc, "shared", 'o'), "frames", 'a')->n, 0);
+    free(raw);
+    pf_json_free(&doc);
+
+    /* refused */
+    ck_assert_sampler(sampler_profile_write_speedscope(NULL, path, 0), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write_speedscope(p, NULL, 0), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write_speedscope(p, path, 0x100), SAMPLER_EINVAL);
+    ck_assert_sampler(sampler_profile_write_speedscope(p, "/nonexistent-dir/x.speedscope.json",
+                                                       0),
+                      SAMPLER_EIO);
+    ck_assert_int_eq(errno, ENOENT);
+    if (access("/dev/full", W_OK) == 0) {
+        pf_add(p, tu_gettid(), pcs, 3, 1);
+        ck_assert_sampler(sampler_profile_write_speedscope(p, "/dev/full", 0), SAMPLER_EIO);
+        ck_assert_int_eq(errno, ENOSPC);
+    }
+    sampler_profile_free(p);
+    dlclose(lib);
+}
+END_TEST
+
 /* One format table: every row is complete and found by its name and its
  * extension; sampler_profile_write() picks the writer by name or by the file
  * name's ending and refuses what it cannot write. */
@@ -1284,6 +1818,8 @@ START_TEST(test_formats)
     ck_assert_ptr_null(sampler_profile_format_for_path(NULL));
     ck_assert_str_eq(sampler_profile_format_for_path("a.pprof")->name, "pprof");
     ck_assert_str_eq(sampler_profile_format_for_path("a.pb.gz")->name, "pprof");
+    ck_assert_str_eq(sampler_profile_format_for_path("a.speedscope.json")->name, "speedscope");
+    ck_assert_ptr_null(sampler_profile_format_for_path("a.json"));
     ck_assert_int_eq(sampler_profile_format_find("pprof")->available,
                      (sampler_profile_features() & SAMPLER_PROFILE_HAVE_PPROF) != 0);
 
@@ -1525,6 +2061,7 @@ Suite *profile_suite(void)
     tcase_add_test(tc, test_formats);
     tcase_add_test(tc, test_client_frames);
     tcase_add_test(tc, test_thread_names);
+    tcase_add_test(tc, test_speedscope);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fork");

@@ -5,7 +5,8 @@
  *
  * A profile aggregates drained samples by (thread, stack) with their weights,
  * symbolizes the program counters when it is written, and writes folded
- * stacks, gzip'd pprof protobuf or an interactive SVG flame graph.
+ * stacks, gzip'd pprof protobuf, an interactive SVG flame graph or
+ * speedscope JSON.
  */
 #ifndef SAMPLER_PROFILE_H
 #define SAMPLER_PROFILE_H
@@ -30,6 +31,8 @@ extern "C" {
  * - sampler_profile_write_pprof(): gzip'd pprof protobuf (`go tool pprof`,
  *   Pyroscope, Parca);
  * - sampler_profile_write_svg(): an interactive SVG flame graph (one file).
+ * - sampler_profile_write_speedscope(): speedscope JSON, one profile per
+ *   thread.
  *
  * Memory grows with the number of distinct stacks and threads, not with the
  * number of samples. Program counters are turned into function names (and
@@ -445,6 +448,33 @@ SAMPLER_API int sampler_profile_write_pprof(sampler_profile *profile, const char
  */
 SAMPLER_API int sampler_profile_write_svg(sampler_profile *profile, const char *path,
                                           unsigned int flags);
+
+/**
+ * Write a speedscope JSON file (https://www.speedscope.app, the `speedscope`
+ * npm package; file format https://www.speedscope.app/file-format-schema.json,
+ * named in its `$schema`). The frames, named as in the folded output, are
+ * shared; every thread is a profile of type `sampled` named `name (tid)`,
+ * whose samples are its distinct stacks (frame indices, outermost first,
+ * merged and sorted as in the folded output) and whose
+ * weights are nanoseconds of CPU (weight × interval, see
+ * sampler_profile_totals::interval_ns); its `endValue` is its total.
+ * `activeProfileIndex` names the heaviest thread, which the viewer opens
+ * first; `name` is the program's (short) name, `exporter` `libsampler
+ * VERSION`. Names that are not valid UTF-8 have U+FFFD in place of the bad
+ * bytes. Frames carry names only (no file or line).
+ * @param profile the profile
+ * @param path    file name, created or truncated
+ * @param flags   ::SAMPLER_PROFILE_ADDRESSES or 0 (::SAMPLER_PROFILE_THREADS
+ *                is accepted and changes nothing: threads are always apart)
+ * @retval 0 success
+ * @retval SAMPLER_EINVAL @p profile or @p path is NULL, or unknown @p flags
+ * @retval SAMPLER_ENOMEM out of memory
+ * @retval SAMPLER_EIO the file could not be created or written (errno tells why)
+ * @note thread-safe; not async-signal-safe.
+ * @since 0.2.0
+ */
+SAMPLER_API int sampler_profile_write_speedscope(sampler_profile *profile, const char *path,
+                                                 unsigned int flags);
 
 /** @} */
 

@@ -1,8 +1,9 @@
-"""The C profile writers (folded, pprof, SVG) from Python."""
+"""The C profile writers (folded, pprof, SVG, speedscope) from Python."""
 import dataclasses
 import errno
 import gzip
 import html
+import json
 import os
 import random
 import shutil
@@ -173,7 +174,7 @@ def test_pprof_unsupported(monkeypatch, zrun, tmp_path):
 def test_formats_table(zrun, tmp_path):
     fmts = sampler.formats()
     names = [f.name for f in fmts]
-    assert names[0] == "folded" and {"folded", "pprof", "svg"} <= set(names)
+    assert names[0] == "folded" and {"folded", "pprof", "svg", "speedscope"} <= set(names)
     for f in fmts:
         assert f.extension.startswith(".") and f.description
         assert sampler.format_for_path("x" + f.extension) == f
@@ -194,6 +195,33 @@ def test_formats_table(zrun, tmp_path):
     assert not (tmp_path / "e").exists()
 
 
+def test_speedscope_json(zrun, tmp_path):
+    # picked by the file name's ending; the threads' weights in nanoseconds
+    path = tmp_path / "x.speedscope.json"
+    assert zrun.profile.write(path).name == "speedscope"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+    assert doc["exporter"] == "libsampler " + sampler.library_version()
+    t = zrun.profile.totals()
+    profs = doc["profiles"]
+    weights = [sum(p["weights"]) for p in profs]
+    assert sum(weights) == t.weight * t.interval_ns
+    assert [p["endValue"] for p in profs] == weights
+    assert doc["activeProfileIndex"] == weights.index(max(weights))
+    # one profile per thread, named as the folded writer roots its stacks
+    roots = defaultdict(int)
+    for stack, w in folded_of(zrun, tmp_path).items():
+        roots[stack.split(";")[0]] += w * t.interval_ns
+    assert {p["name"]: sum(p["weights"]) for p in profs} == dict(roots)
+    nframes = len(doc["shared"]["frames"])
+    assert all(0 <= i < nframes for p in profs for st in p["samples"] for i in st)
+
+
+def folded_of(zrun, tmp_path):
+    zrun.write_folded(tmp_path / "of.folded")
+    return folded(tmp_path / "of.folded")
+
+
 def test_features():
     f = sampler.profile_features()
     assert f <= {"libdw", "pprof"}
@@ -201,7 +229,8 @@ def test_features():
 
 def test_write_errors(zrun, tmp_path):
     bad = tmp_path / "no" / "such" / "dir" / "x"
-    for write in (zrun.write_folded, zrun.write_pprof, zrun.write_svg):
+    for write in (zrun.write_folded, zrun.write_pprof, zrun.write_svg,
+                  lambda p: zrun.profile.write(p, "speedscope")):
         with pytest.raises(sampler.ProfileIOError) as ei:
             write(bad)
         assert ei.value.code == -16 and ei.value.errno == errno.ENOENT, ei.value
