@@ -97,7 +97,7 @@ for i, p in enumerate(d["profiles"]):
 EOF
 cat "$T/expect"
 # the threads' totals are the CPU time sampler-run reported
-cpu=$(sed -n 's/.* samples (\([0-9.]*\) s CPU).*/\1/p' "$T/err")
+cpu=$(sed -n 's/.* samples (weight [0-9]*, \([0-9.]*\) s CPU).*/\1/p' "$T/err")
 test "$(sed -n 's/^cpu\t//p' "$T/expect")" = "$cpu" ||
     fail "the profiles' total is not the $cpu s of CPU sampler-run reported"
 

@@ -106,7 +106,7 @@ awk 'function unesc(s) { gsub(/&lt;/, "<", s); gsub(/&gt;/, ">", s); gsub(/&quot
      /^<g class="f"/ { match($0, /data-w="[0-9]+"/); fw = substr($0, RSTART + 8, RLENGTH - 9);
          match($0, /data-l="[0-9]+"/); l = substr($0, RSTART + 8, RLENGTH - 9) + 1;
          match($0, /<title>.* \(weight /); name = unesc(substr($0, RSTART + 7, RLENGTH - 16));
-         pop(l - 1); d = l; nm[d] = name; w[d] = fw; c[d] = 0; if (d > 1) c[d - 1] += fw }
+         pop(l - 1); d = l; nm[d] = name; w[d] = fw + 0; c[d] = 0; if (d > 1) c[d - 1] += fw }
      END { pop(0) }' "$T/mt.svg" > "$T/mt-svg.folded"
 test -s "$T/mt-svg.folded" || fail "no stacks in the SVG's markup"
 # share MODE NAME: exact (a frame is NAME) or prefix (a frame starts with it)
