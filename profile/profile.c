@@ -103,6 +103,7 @@ static void sampler__profile_clear(sampler_profile *p, bool keep_names)
     }
     sampler__pthread *t, *ttmp;
     HASH_ITER(hh, p->threads, t, ttmp) {
+        /* cppcheck-suppress uninitvar ; HASH_ITER sets t (cppcheck misses it) */
         if (keep_names && t->named) {
             t->sampled = false;
             t->samples = t->weight = 0;
