@@ -508,6 +508,23 @@ static int sampler__profile_lookup(sampler_profile *p, sampler__module *m, uintp
     return sampler__sym_lookup(p->sym, m, addr, false, r);
 }
 
+/* Put a named frame into the cache; false when out of memory (f->name NULL,
+ * or uthash could not add it). The caller frees f then. */
+static bool sampler__frame_insert(sampler_profile *p, sampler__frame *f)
+{
+    if (f->name == NULL)
+        return false;
+    sampler__profile_oom = 0;
+    HASH_ADD(hh, p->frames, key, sizeof f->key, f);
+    if (sampler__profile_oom) {
+        sampler__frame *chk;
+        HASH_FIND(hh, p->frames, f->key, sizeof f->key, chk);
+        if (chk == NULL)
+            return false;
+    }
+    return true;
+}
+
 /* The frame of a client's word pcs[i] (and the extra word after it): named
  * by the resolver of its kind the first time the profile sees it. */
 static const sampler__frame *sampler__client_frame(sampler_profile *p,
@@ -546,16 +563,8 @@ static const sampler__frame *sampler__client_frame(sampler_profile *p,
         snprintf(buf, sizeof buf, "[kind %u 0x%" PRIx64 "]", kind, payload);
         f->name = strdup(buf);
     }
-    if (f->name == NULL)
+    if (!sampler__frame_insert(p, f))
         goto oom;
-    sampler__profile_oom = 0;
-    HASH_ADD(hh, p->frames, key, sizeof f->key, f);
-    if (sampler__profile_oom) {
-        sampler__frame *chk;
-        HASH_FIND(hh, p->frames, key, sizeof key, chk);
-        if (chk == NULL)
-            goto oom;
-    }
     return f;
 oom:
     free(f->name);
@@ -629,16 +638,8 @@ const sampler__frame *sampler__profile_frame(sampler_profile *p, const sampler__
     } else {
         f->name = strdup("[unknown]");
     }
-    if (f->name == NULL)
+    if (!sampler__frame_insert(p, f))
         goto oom;
-    sampler__profile_oom = 0;
-    HASH_ADD(hh, p->frames, key, sizeof f->key, f);
-    if (sampler__profile_oom) {
-        sampler__frame *chk;
-        HASH_FIND(hh, p->frames, key, sizeof key, chk);
-        if (chk == NULL)
-            goto oom;
-    }
     return f;
 oom:
     if (f != NULL) {

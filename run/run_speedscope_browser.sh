@@ -27,22 +27,7 @@
 # this test reads).
 . "${srcdir:-.}/testlib.sh"
 
-missing() {
-    if [ "${SAMPLER_REQUIRE_BROWSER_TESTS:-}" = 1 ]; then
-        fail "$* (SAMPLER_REQUIRE_BROWSER_TESTS=1)"
-    fi
-    skip "$*"
-}
-
-CHROMIUM=${CHROMIUM:-}
-if test -z "$CHROMIUM"; then
-    for c in chromium chromium-browser google-chrome; do
-        CHROMIUM=$(command -v "$c" 2> /dev/null) && break
-        CHROMIUM=
-    done
-fi
-test -n "$CHROMIUM" && test -x "$CHROMIUM" ||
-    missing "chromium not found (Debian: apt-get install chromium)"
+find_chromium
 command -v npm > /dev/null 2>&1 || missing "npm not found (Debian: apt-get install nodejs npm)"
 PY=${PYTHON:-}
 test -n "$PY" && test -x "$PY" || PY=$(command -v python3 2> /dev/null) ||

@@ -9,15 +9,7 @@
 # (Debian: apt-get install chromium); $CHROMIUM names another binary.
 . "${srcdir:-.}/testlib.sh"
 
-CHROMIUM=${CHROMIUM:-}
-if test -z "$CHROMIUM"; then
-    for c in chromium chromium-browser google-chrome; do
-        CHROMIUM=$(command -v "$c" 2> /dev/null) && break
-        CHROMIUM=
-    done
-fi
-test -n "$CHROMIUM" && test -x "$CHROMIUM" ||
-    skip "chromium not found (Debian: apt-get install chromium)"
+find_chromium
 
 # The hottest leaf frame, by summed leaf weight over all threads.
 "$RUN" -F 1000 --format folded -o "$T/mt.folded" -- "$MT_WORK" -n 4 -u 100 \

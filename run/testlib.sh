@@ -40,3 +40,25 @@ folded_leaf_weights() {
            t[f[n]] += w }
          END { for (l in t) printf "%d\t%s\n", t[l], l }' "$1" | sort -rn
 }
+
+# A browser test's missing piece: skip (77), or fail where
+# SAMPLER_REQUIRE_BROWSER_TESTS=1 (CI) says the test must run.
+missing() {
+    if [ "${SAMPLER_REQUIRE_BROWSER_TESTS:-}" = 1 ]; then
+        fail "$* (SAMPLER_REQUIRE_BROWSER_TESTS=1)"
+    fi
+    skip "$*"
+}
+
+# CHROMIUM: the browser to drive ($CHROMIUM if set, else chromium on PATH).
+find_chromium() {
+    CHROMIUM=${CHROMIUM:-}
+    if test -z "$CHROMIUM"; then
+        for c in chromium chromium-browser google-chrome; do
+            CHROMIUM=$(command -v "$c" 2> /dev/null) && break
+            CHROMIUM=
+        done
+    fi
+    test -n "$CHROMIUM" && test -x "$CHROMIUM" ||
+        missing "chromium not found (Debian: apt-get install chromium)"
+}
