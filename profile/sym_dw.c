@@ -21,6 +21,17 @@ struct sampler__symbolizer {
     char *debuginfo_path; /* NULL: the default search path */
 };
 
+/* Where separate debug files are looked for (by build id under
+ * DIR/.build-id/, and by .gnu_debuglink): $SAMPLER_DEBUGINFO_PATH (libdwfl's
+ * syntax, e.g. "/opt/debug:/usr/lib/debug"), else libdwfl's default
+ * (":.debug:/usr/lib/debug", where Debian's -dbgsym packages install). NULL
+ * for the default or out of memory (then the default too). */
+static char *sampler__dw_debuginfo_path(void)
+{
+    const char *env = getenv("SAMPLER_DEBUGINFO_PATH");
+    return env != NULL && env[0] != '\0' ? strdup(env) : NULL;
+}
+
 /* m->sym: one unloaded module's file. */
 typedef struct sampler__dw_file {
     Dwfl *dwfl;
@@ -50,9 +61,11 @@ sampler__symbolizer *sampler__sym_open(void)
         return NULL;
     s->cb.find_elf = dwfl_linux_proc_find_elf;
     s->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+    s->debuginfo_path = sampler__dw_debuginfo_path();
     s->cb.debuginfo_path = &s->debuginfo_path;
     s->dwfl = dwfl_begin(&s->cb);
     if (s->dwfl == NULL) {
+        free(s->debuginfo_path);
         free(s);
         return NULL;
     }
@@ -64,6 +77,7 @@ void sampler__sym_close(sampler__symbolizer *s)
     if (s == NULL)
         return;
     dwfl_end(s->dwfl);
+    free(s->debuginfo_path);
     free(s);
 }
 
@@ -72,6 +86,7 @@ void sampler__sym_module_free(sampler__module *m)
     sampler__dw_file *f = m->sym;
     if (f != NULL) {
         dwfl_end(f->dwfl);
+        free(f->debuginfo_path);
         free(f);
     }
     m->sym = NULL;
@@ -104,9 +119,11 @@ static sampler__dw_file *sampler__dw_file_open(const sampler__module *m)
         return NULL;
     f->cb.find_debuginfo = dwfl_standard_find_debuginfo;
     f->cb.section_address = dwfl_offline_section_address;
+    f->debuginfo_path = sampler__dw_debuginfo_path();
     f->cb.debuginfo_path = &f->debuginfo_path;
     f->dwfl = dwfl_begin(&f->cb);
     if (f->dwfl == NULL) {
+        free(f->debuginfo_path);
         free(f);
         return NULL;
     }
@@ -116,6 +133,7 @@ static sampler__dw_file *sampler__dw_file_open(const sampler__module *m)
     if (dwfl_report_end(f->dwfl, NULL, NULL) != 0 || f->mod == NULL ||
         !sampler__dw_is(f->mod, m, true)) {
         dwfl_end(f->dwfl);
+        free(f->debuginfo_path);
         free(f);
         return NULL;
     }

@@ -550,6 +550,66 @@ START_TEST(test_stripped_by_function)
 }
 END_TEST
 
+/* Separate debug files: a stripped library whose symbols are in a debug file
+ * found by its build id under a -dbgsym-style tree (tests/tm-debug, given as
+ * SAMPLER_DEBUGINFO_PATH) is named by function; without the tree, by the
+ * library and the function's start. */
+static char *tm_stripped_leaf(const char *debug_path, uintptr_t *fn_out, uintptr_t *base_out)
+{
+    if (debug_path != NULL)
+        ck_assert_int_eq(setenv("SAMPLER_DEBUGINFO_PATH", debug_path, 1), 0);
+    else
+        ck_assert_int_eq(unsetenv("SAMPLER_DEBUGINFO_PATH"), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/tm_libd.so", TM_LIBDIR);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(h != NULL, "dlopen %s: %s", path, dlerror());
+    ck_assert_ptr_null(dlsym(h, "tm_d_burn")); /* hidden, and stripped */
+    void *getter = dlsym(h, "tm_fn_addr");
+    ck_assert_ptr_nonnull(getter);
+    void *(*get)(void);
+    memcpy(&get, &getter, sizeof get);
+    uintptr_t fn = (uintptr_t)get();
+    Dl_info info;
+    ck_assert_int_ne(dladdr((void *)fn, &info), 0);
+    *fn_out = fn;
+    *base_out = (uintptr_t)info.dli_fbase;
+    sampler_profile *p;
+    ck_assert_sampler(sampler_profile_new(&p, NULL), 0);
+    uintptr_t pcs[1] = {fn + 2};
+    sampler_sample s = {.tid = tu_gettid(), .depth = 1, .weight = 1, .time_ns = tu_now_ns(),
+                        .pcs = pcs};
+    ck_assert_sampler(sampler_profile_add(p, &s), 0);
+    char *text = tm_folded(p, 0);
+    sampler_profile_free(p);
+    unsetenv("SAMPLER_DEBUGINFO_PATH");
+    dlclose(h);
+    return text;
+}
+
+START_TEST(test_debug_file_by_build_id)
+{
+    if (!(sampler_profile_features() & SAMPLER_PROFILE_HAVE_LIBDW)) {
+        fprintf(stderr, "modules: built without libdw: no separate debug files\n");
+        return;
+    }
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tm-debug", TM_LIBDIR);
+    uintptr_t fn, base;
+    char *text = tm_stripped_leaf(dir, &fn, &base);
+    ck_assert_msg(strcmp(text, "tm_d_burn 1\n") == 0, "with the debug file: %s", text);
+    free(text);
+    text = tm_stripped_leaf(NULL, &fn, &base);
+    char want[128];
+    snprintf(want, sizeof want, "tm_libd.so+0x%" PRIxPTR " 1\n", fn - base);
+    if (sampler_walk_libunwind_available())
+        ck_assert_msg(strcmp(text, want) == 0, "without it: want %s, got %s", want, text);
+    else
+        ck_assert_msg(strncmp(text, "tm_libd.so+0x", 13) == 0, "without it: %s", text);
+    free(text);
+}
+END_TEST
+
 Suite *modules_suite(void)
 {
     Suite *s = suite_create("modules");
@@ -561,6 +621,7 @@ Suite *modules_suite(void)
     tcase_add_test(tc, test_sample_times);
     tcase_add_test(tc, test_unrelated_change_keeps_one_entry);
     tcase_add_test(tc, test_stripped_by_function);
+    tcase_add_test(tc, test_debug_file_by_build_id);
     suite_add_tcase(s, tc);
     return s;
 }

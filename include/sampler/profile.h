@@ -39,8 +39,14 @@ extern "C" {
  * file:line where debug information exists) only when a profile is written:
  * with elfutils libdw when the library was built with it (static functions
  * too, shared libraries and PIE), otherwise with dladdr() (exported symbols
- * only: link programs with `-rdynamic`). Addresses that cannot be named are
- * written as `module+0xOFFSET`, or `[unknown]` outside any module. Return
+ * only: link programs with `-rdynamic`). With libdw, separate debug files are
+ * found by build id and `.gnu_debuglink` where Debian's -dbgsym packages put
+ * them (`/usr/lib/debug`), or on the path in the environment variable
+ * `SAMPLER_DEBUGINFO_PATH` (libdwfl's syntax: directories separated by `:`).
+ * Addresses that no symbol covers are written as `module+0xSTART`, START
+ * being the start of the function that holds them (from the object's unwind
+ * tables, when built with libunwind; else the address itself), or
+ * `[unknown]` outside any module. Return
  * addresses (every frame but the innermost) are looked up at pc - 1, inside
  * the call instruction. Each address is looked up once per profile and
  * module: a pc is named after the library that was loaded when it was
