@@ -45,9 +45,16 @@ if test "$have" != "$SPEEDSCOPE_VERSION" || test ! -f "$release/index.html"; the
     # its own package.json: npm installs here, not into a parent project
     echo '{"name": "sampler-speedscope-test", "private": true}' \
         > "$SPEEDSCOPE_DIR/package.json"
-    (cd "$SPEEDSCOPE_DIR" && npm install --no-audit --no-fund --no-save --no-package-lock \
-        --ignore-scripts "speedscope@$SPEEDSCOPE_VERSION") > "$T/npm.log" 2>&1 ||
-        missing "npm install speedscope@$SPEEDSCOPE_VERSION failed: $(tail -n 5 "$T/npm.log")"
+    # The registry is a network service: where it cannot be reached (no
+    # network, a TLS proxy whose CA this system lacks), the test is skipped
+    # and says why, also in CI (SAMPLER_REQUIRE_BROWSER_TESTS covers what
+    # .ci/run installs; SAMPLER_REQUIRE_NPM=1 makes this a failure too).
+    if ! (cd "$SPEEDSCOPE_DIR" && npm install --no-audit --no-fund --no-save --no-package-lock \
+        --ignore-scripts "speedscope@$SPEEDSCOPE_VERSION") > "$T/npm.log" 2>&1; then
+        why="npm install speedscope@$SPEEDSCOPE_VERSION failed: $(grep -m 3 'ERR' "$T/npm.log")"
+        test "${SAMPLER_REQUIRE_NPM:-}" = 1 && fail "$why (SAMPLER_REQUIRE_NPM=1)"
+        skip "$why"
+    fi
     test -f "$release/index.html" || fail "speedscope has no dist/release/index.html"
     echo "installed speedscope $SPEEDSCOPE_VERSION into $SPEEDSCOPE_DIR"
 else
