@@ -250,6 +250,19 @@ static int sampler_run_read_env(void)
         return -1;
     }
 
+    v = getenv(SAMPLER_RUN_ENV_SIGNAL);
+    if (v != NULL && *v != '\0') {
+        int signo = sampler_run_parse_signal(v);
+        if (signo < 0) {
+            fprintf(stderr,
+                    PFX "%s='%s' must be PROF, VTALRM, ALRM, USR1, USR2 or RTMIN+N; running "
+                        "unprofiled\n",
+                    SAMPLER_RUN_ENV_SIGNAL, v);
+            return -1;
+        }
+        g.cfg.signo = signo;
+    }
+
     v = getenv(SAMPLER_RUN_ENV_WALKER);
 #ifdef SAMPLER_RUN_HAVE_UNWIND_API
     if ((v == NULL || *v == '\0') && sampler_walk_libunwind_available())

@@ -27,6 +27,9 @@ case "$names" in folded,*" or "*) ;; *) fail "--help lists no format table: '$na
 expect_usage "--format 'json': use $names\$" --format json
 expect_usage "--walker 'dwarf': use fp or libunwind" --walker dwarf
 expect_usage "--clock 'tsc': use cpu or wall" --clock tsc
+expect_usage "--signal 'INT': use PROF, VTALRM, ALRM, USR1, USR2 or RTMIN+N" --signal INT
+expect_usage "--signal '9': use PROF" --signal 9
+expect_usage "--signal 'RTMIN+x': use PROF" -s RTMIN+x
 expect_usage "--buffer '0': not a number of samples" --buffer 0
 expect_usage "--buffer 'many': not a number of samples" -b many
 expect_usage "--buffer '4194305': not a number of samples between 1 and 4194304" --buffer 4194305
@@ -70,6 +73,7 @@ expect_unprofiled "SAMPLER_RUN_INTERVAL_NS='-5' is not" SAMPLER_RUN_INTERVAL_NS=
 expect_unprofiled "SAMPLER_RUN_FORMAT='xml' must be" SAMPLER_RUN_FORMAT=xml
 expect_unprofiled "SAMPLER_RUN_WALKER='x' must be" SAMPLER_RUN_WALKER=x
 expect_unprofiled "SAMPLER_RUN_CLOCK='tsc' must be" SAMPLER_RUN_CLOCK=tsc
+expect_unprofiled "SAMPLER_RUN_SIGNAL='SEGV' must be" SAMPLER_RUN_SIGNAL=SEGV
 expect_unprofiled "SAMPLER_RUN_BUFFER='0' is not a number of samples" SAMPLER_RUN_BUFFER=0
 expect_unprofiled "SAMPLER_RUN_BUFFER='1k' is not" SAMPLER_RUN_BUFFER=1k
 expect_unprofiled "SAMPLER_RUN_FOLLOW_FORK='yes' must be 0 or 1" SAMPLER_RUN_FOLLOW_FORK=yes

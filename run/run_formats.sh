@@ -56,6 +56,18 @@ else
     echo "libunwind walker not built: default walker is fp"
 fi
 
+# A program that handles SIGPROF itself (GNU sort: it cleans up and re-raises
+# it, so the sampler's timer signals kill it with the default) runs to its end
+# and is profiled with another signal.
+if command -v sort > /dev/null 2>&1; then
+    "$GENDATA" 8 | tr -c 'a-z\n' '\n' > "$T/sort.in"
+    "$RUN" -F 1000 -s RTMIN+4 -o "$T/sort.folded" -- sort "$T/sort.in" > "$T/sort.out" 2> "$T/err" ||
+        fail "sort with --signal RTMIN+4 exited $?: $(cat "$T/err")"
+    sort "$T/sort.in" | cmp -s - "$T/sort.out" || fail "sort's output changed under sampler-run"
+    grep -q '^sort (' "$T/sort.folded" || fail "sort: no samples with --signal RTMIN+4"
+    echo "sort with --signal RTMIN+4: $(awk '{ w += $NF } END { print w }' "$T/sort.folded") weight"
+fi
+
 # Default output name, in the working directory.
 (cd "$T" && "$OLDPWD/$RUN" -q -- "$OLDPWD/$MT_WORK" -n 1 -u 30 > /dev/null 2> "$T/err") ||
     fail "default-name run: $(cat "$T/err")"

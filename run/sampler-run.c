@@ -78,6 +78,9 @@ static void usage(FILE *f)
             "                        pointers; the default when built in) or fp (frame\n"
             "                        pointers only: cheaper, short stacks in distro code)\n"
             "  -c, --clock C         cpu (CPU time, default) or wall (idle threads too)\n"
+            "  -s, --signal SIG      the timers' signal: PROF (default), VTALRM, ALRM,\n"
+            "                        USR1, USR2 or RTMIN+N; a program that handles\n"
+            "                        SIGPROF itself (GNU sort) needs another, RTMIN+4\n"
             "  -b, --buffer SAMPLES  samples the buffer holds between two drains (every\n"
             "                        20 ms; default 16384); a full buffer drops samples\n"
             "      --follow-fork     profile child processes too: one file per process,\n"
@@ -221,6 +224,7 @@ int main(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"walker", required_argument, NULL, 'w'},
         {"clock", required_argument, NULL, 'c'},
+        {"signal", required_argument, NULL, 's'},
         {"buffer", required_argument, NULL, 'b'},
         {"follow-fork", no_argument, NULL, OPT_FOLLOW_FORK},
         {"quiet", no_argument, NULL, 'q'},
@@ -236,7 +240,8 @@ int main(int argc, char **argv)
     int c;
     opterr = 0;
     /* '+': stop at CMD, so that `sampler-run prog -x` passes -x to prog. */
-    while ((c = getopt_long(argc, argv, "+:F:i:o:f:w:c:b:qhV", opts, NULL)) != -1) {
+    const char *signame = NULL;
+    while ((c = getopt_long(argc, argv, "+:F:i:o:f:w:c:s:b:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'F': {
             char *end;
@@ -278,6 +283,12 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "cpu") && strcmp(optarg, "wall"))
                 return bad("--clock '%s': use cpu or wall%s", optarg, "");
             clock = optarg;
+            break;
+        case 's':
+            if (sampler_run_parse_signal(optarg) < 0)
+                return bad("--signal '%s': use PROF, VTALRM, ALRM, USR1, USR2 or RTMIN+N%s",
+                           optarg, "");
+            signame = optarg;
             break;
         case 'b': {
             char *end;
@@ -386,6 +397,7 @@ int main(int argc, char **argv)
         setenv(SAMPLER_RUN_ENV_FORMAT, format->name, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_WALKER, walker, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_CLOCK, clock, 1) != 0 ||
+        setenv(SAMPLER_RUN_ENV_SIGNAL, signame != NULL ? signame : "", 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_BUFFER, buffer, 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_FOLLOW_FORK, follow_fork ? "1" : "0", 1) != 0 ||
         setenv(SAMPLER_RUN_ENV_QUIET, quiet ? "1" : "0", 1) != 0 ||
